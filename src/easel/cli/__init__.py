@@ -1,0 +1,130 @@
+"""The ``easel`` command line: a thin layer over the Python API.
+
+Each command is a module in this package that defines::
+
+    NAME = "quantize"                 # the sub-command
+    HELP = "one line for `easel --help`"
+    ORDER = 10                        # position in the listing
+    EPILOG = "example: ..."           # worked example shown by --help
+    def add_arguments(parser: argparse.ArgumentParser) -> None: ...
+    def run(args: argparse.Namespace, ctx: CommandContext) -> int | None: ...
+    def demo(gallery: Gallery) -> None: ...   # optional: add to `easel demo`
+
+Modules are discovered, so a new capability adds one file and nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import pkgutil
+import sys
+import types
+
+from easel import __version__
+from easel.cli._common import CommandContext, _StderrHandler, common_parent, describe_exception
+from easel.errors import EaselError, InputError
+
+__all__ = ["main", "command_modules"]
+
+
+def command_modules() -> list[types.ModuleType]:
+    """The command modules of this package, in listing order."""
+    modules = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "NAME") and hasattr(module, "run"):
+            modules.append(module)
+    return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="easel",
+        description="easel turns photos and paintings into art and 3D motion.",
+        epilog="Run `easel COMMAND --help` for a command's options and an example.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"easel {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parent = common_parent()
+    for module in command_modules():
+        cmd = sub.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            epilog=getattr(module, "EPILOG", None),
+            parents=[parent],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(cmd)
+        cmd.set_defaults(_module=module)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI in-process and return its exit code (0 ok, 1 internal error, 2 bad input)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help, --version, usage errors
+        return int(exc.code) if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    ctx = CommandContext.from_args(args)
+    _setup_logging(args)
+    try:
+        code = args._module.run(args, ctx)
+        return 0 if code is None else int(code)
+    except KeyboardInterrupt:
+        ctx.close()
+        print("easel: interrupted", file=sys.stderr)
+        return 130
+    except (InputError, EaselError, ImportError) as exc:
+        ctx.close()
+        if args.debug:
+            raise
+        print(f"easel {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
+        return 2 if isinstance(exc, (InputError, ImportError)) else 1
+    except MemoryError:
+        ctx.close()
+        if args.debug:
+            raise
+        print(
+            f"easel {args.command}: error: out of memory; try a smaller --size/--max-size",
+            file=sys.stderr,
+        )
+        return 1
+    except Exception as exc:
+        ctx.close()
+        if args.debug:
+            raise
+        print(
+            f"easel {args.command}: internal error: {describe_exception(exc)} "
+            "(run again with --debug for the traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        ctx.close()
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
+    root = logging.getLogger("easel")
+    root.setLevel(level)
+    if not any(getattr(h, "_easel", False) for h in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("easel: %(message)s"))
+        handler._easel = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+        root.propagate = False
+
+
+def entry_point() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

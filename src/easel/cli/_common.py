@@ -1,0 +1,296 @@
+"""Plumbing shared by the CLI commands: options, progress bars, outputs, records.
+
+This is the only place (with the command modules) that parses argv or draws
+progress bars; the library reports progress through callbacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from easel.errors import InputError
+from easel.io.atomic import check_output_path
+from easel.io.images import DEFAULT_MAX_SIZE, LoadedImage, read_image
+from easel.io.record import write_record
+from easel.progress import ProgressUpdate
+
+log = logging.getLogger("easel.cli")
+
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that always writes to the current ``sys.stderr``."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
+def common_parent() -> argparse.ArgumentParser:
+    """Options every command takes: ``--quiet`` and ``--debug``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("general")
+    group.add_argument("-q", "--quiet", action="store_true", help="no progress bars or notices")
+    group.add_argument("--debug", action="store_true", help="show tracebacks and debug logging")
+    return parent
+
+
+# ---------------------------------------------------------------- option helpers
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected a number > 0, got 0")
+    return value
+
+
+def float_list(text: str) -> list[float]:
+    """``"1,10,100"`` -> ``[1.0, 10.0, 100.0]``."""
+    try:
+        values = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values
+
+
+def add_output(parser: argparse.ArgumentParser, help_text: str, required: bool = True) -> None:
+    group = parser.add_argument_group("output")
+    group.add_argument("-o", "--output", type=Path, required=required, metavar="OUT", help=help_text)
+    group.add_argument(
+        "-y", "--overwrite", action="store_true", help="replace OUT if it exists (never an input)"
+    )
+
+
+def add_max_size(parser: argparse.ArgumentParser, default: int | None = DEFAULT_MAX_SIZE) -> None:
+    parser.add_argument(
+        "--max-size",
+        type=positive_int,
+        default=default,
+        metavar="PX",
+        help=f"downscale inputs so the long side is at most PX pixels (default {default})",
+    )
+
+
+def add_seed(parser: argparse.ArgumentParser, default: int = 0) -> None:
+    parser.add_argument(
+        "--seed", type=int, default=default, help=f"random seed, for reproducible results (default {default})"
+    )
+
+
+def add_device(parser: argparse.ArgumentParser) -> None:
+    from easel.devices import DEVICE_CHOICES
+
+    parser.add_argument(
+        "--device",
+        choices=DEVICE_CHOICES,
+        default="auto",
+        help="where models run: auto picks cuda, then mps, then cpu (default auto)",
+    )
+
+
+def add_weights(parser: argparse.ArgumentParser, default_name: str) -> None:
+    parser.add_argument(
+        "--weights",
+        type=Path,
+        metavar="PATH",
+        help=f"use this local weights file/folder instead of the cached {default_name!r}",
+    )
+
+
+# ---------------------------------------------------------------- progress
+
+
+class _Bar:
+    """A tqdm bar per stage, drawn on stderr."""
+
+    def __init__(self, disable: bool) -> None:
+        self.disable = disable
+        self.stage: str | None = None
+        self.bar: Any = None
+
+    def __call__(self, update: ProgressUpdate) -> None:
+        if self.disable:
+            return
+        from tqdm import tqdm
+
+        if update.stage != self.stage or self.bar is None:
+            self.close()
+            self.stage = update.stage
+            unit_scale = update.total > 10_000_000
+            self.bar = tqdm(
+                total=update.total or None,
+                desc=update.stage,
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
+                unit="B" if unit_scale else "it",
+                unit_scale=unit_scale,
+                mininterval=0.2,
+            )
+        if update.total and self.bar.total != update.total:
+            self.bar.total = update.total
+        self.bar.n = update.step
+        if update.metrics:
+            self.bar.set_postfix({k: f"{v:.4g}" for k, v in update.metrics.items()}, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.stage = None
+
+
+@dataclass
+class CommandContext:
+    """What a command needs from the CLI beyond its arguments."""
+
+    quiet: bool = False
+    debug: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    _bar: _Bar | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> CommandContext:
+        return cls(quiet=bool(args.quiet), debug=bool(args.debug))
+
+    @property
+    def progress(self) -> _Bar:
+        """A progress callback that draws bars on stderr (silent with ``--quiet``)."""
+        if self._bar is None:
+            self._bar = _Bar(disable=self.quiet or not _stderr_is_terminal_or_forced())
+        return self._bar
+
+    def notice(self, message: str) -> None:
+        """A one-line notice on stderr (silent with ``--quiet``)."""
+        if not self.quiet:
+            if self._bar is not None:
+                self._bar.close()
+            print(f"easel: {message}", file=sys.stderr)
+
+    def done(self, message: str) -> None:
+        """The final line of a successful command, on stdout (silent with ``--quiet``)."""
+        if self._bar is not None:
+            self._bar.close()
+        if not self.quiet:
+            print(message)
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = round(self.timings.get(name, 0.0) + time.perf_counter() - start, 4)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def _stderr_is_terminal_or_forced() -> bool:
+    if os.environ.get("EASEL_PROGRESS") == "1":
+        return True
+    if os.environ.get("EASEL_PROGRESS") == "0":
+        return False
+    return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+# ---------------------------------------------------------------- inputs and outputs
+
+
+def load_image(path: Path, ctx: CommandContext, max_size: int | None = DEFAULT_MAX_SIZE) -> LoadedImage:
+    """Read an input image, telling the user when it was downscaled."""
+    with ctx.timed("read"):
+        loaded = read_image(path, max_size=max_size)
+    if loaded.downscaled:
+        h, w = loaded.original_size
+        ctx.notice(
+            f"{path}: downscaled from {w}x{h} to {loaded.rgb.shape[1]}x{loaded.rgb.shape[0]} "
+            f"(--max-size {max_size})"
+        )
+    return loaded
+
+
+def prepare_output(
+    output: Path,
+    inputs: Iterable[Path],
+    overwrite: bool,
+    suffixes: Sequence[str] | None = None,
+    allow_dir: bool = False,
+) -> Path:
+    """Validate OUT before any work: suffix, not an input, not existing unless overwriting."""
+    out = Path(output)
+    is_dir_target = allow_dir and (out.suffix == "" or str(output).endswith(os.sep))
+    if suffixes is not None and not is_dir_target and out.suffix.lower() not in suffixes:
+        allowed = ", ".join(suffixes) + (", or a folder" if allow_dir else "")
+        raise InputError(f"{out}: unsupported output format {out.suffix or '(none)'!r}; use {allowed}")
+    return check_output_path(out, inputs=inputs, overwrite=overwrite)
+
+
+def save_record(
+    output: Path,
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    inputs: Iterable[Path] = (),
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``<output>.json`` with the resolved options, versions, seed and timings."""
+    options = {
+        k: v
+        for k, v in vars(args).items()
+        if not k.startswith("_") and k not in ("quiet", "debug", "overwrite", "command")
+    }
+    return write_record(
+        output,
+        command=args.command,
+        options=options,
+        inputs=inputs,
+        seed=getattr(args, "seed", None),
+        timings=ctx.timings,
+        extra=extra,
+    )
+
+
+def describe_exception(exc: BaseException) -> str:
+    """One line for an exception: its message, without a traceback."""
+    text = str(exc).strip().splitlines()
+    message = text[0] if text else exc.__class__.__name__
+    if isinstance(exc, InputError):
+        return message
+    return f"{exc.__class__.__name__}: {message}" if not isinstance(exc, ImportError) else message

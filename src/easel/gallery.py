@@ -1,0 +1,167 @@
+"""The demo gallery: run each capability on bundled samples and write an HTML page.
+
+Every CLI command module may define ``demo(gallery: Gallery) -> None``; ``easel
+demo`` calls each in turn. A demo writes its sample inputs with
+:meth:`Gallery.sample`, runs the real CLI with :meth:`Gallery.run` (so the page
+shows the exact command that made each output) and the page is written at the
+end with :meth:`Gallery.write_html`.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from easel.errors import EaselError
+from easel.image import as_float_rgb
+from easel.io.atomic import write_text_atomic
+from easel.io.images import write_image
+
+SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
+"""Names of scikit-image's bundled photos usable with :meth:`Gallery.sample`."""
+
+_MEDIA_IMAGE = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+_MEDIA_VIDEO = (".mp4", ".webm")
+
+
+def sample_image(name: str) -> np.ndarray:
+    """A bundled sample photo as ``(H, W, 3)`` float32 RGB in [0, 1] (no downloads)."""
+    import skimage.data
+
+    if name not in SAMPLES:
+        raise EaselError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
+    return as_float_rgb(getattr(skimage.data, name)(), name=name)
+
+
+@dataclass
+class GalleryEntry:
+    section: str
+    title: str
+    command: str
+    inputs: list[Path]
+    outputs: list[Path]
+    note: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class Gallery:
+    """Collects demo results under ``out_dir`` and renders ``index.html``."""
+
+    out_dir: Path
+    quiet: bool = True
+    entries: list[GalleryEntry] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        (self.out_dir / "inputs").mkdir(parents=True, exist_ok=True)
+
+    def sample(self, name: str, max_size: int | None = None) -> Path:
+        """Write sample ``name`` as ``inputs/<name>.png`` (once) and return its path."""
+        path = self.out_dir / "inputs" / f"{name}.png"
+        if not path.exists():
+            image = sample_image(name)
+            if max_size is not None:
+                from easel.image import fit_long_side, resize
+
+                image = resize(image, fit_long_side(image.shape[:2], max_size))
+            write_image(path, image)
+        return path
+
+    def add_input(self, filename: str, image: np.ndarray) -> Path:
+        """Write a generated input (a synthetic scene, a mask) under ``inputs/``."""
+        path = self.out_dir / "inputs" / filename
+        write_image(path, image)
+        return path
+
+    def path(self, filename: str) -> Path:
+        """Where a demo output called ``filename`` goes."""
+        return self.out_dir / filename
+
+    def run(
+        self,
+        section: str,
+        title: str,
+        args: list[str],
+        inputs: list[Path],
+        outputs: list[Path],
+        note: str = "",
+    ) -> bool:
+        """Run ``easel ARGS`` in-process and record the result; return whether it worked."""
+        from easel.cli import main
+
+        argv = [*args, "--overwrite"]
+        if self.quiet:
+            argv.append("--quiet")
+        start = time.perf_counter()
+        code = main(argv)
+        seconds = time.perf_counter() - start
+        shown = "easel " + " ".join(shlex.quote(self._rel(a)) for a in args)
+        if code != 0:
+            self.failures.append(f"{shown} (exit {code})")
+            return False
+        self.entries.append(GalleryEntry(section, title, shown, inputs, outputs, note, seconds))
+        return True
+
+    def _rel(self, arg: str) -> str:
+        try:
+            return os.path.relpath(arg, self.out_dir) if Path(arg).is_absolute() or os.sep in arg else arg
+        except ValueError:
+            return arg
+
+    def _media(self, path: Path) -> str:
+        rel = html.escape(os.path.relpath(path, self.out_dir))
+        suffix = path.suffix.lower()
+        if suffix in _MEDIA_IMAGE:
+            return f'<a href="{rel}"><img src="{rel}" loading="lazy" alt="{rel}"></a>'
+        if suffix in _MEDIA_VIDEO:
+            return f'<video src="{rel}" controls loop muted autoplay playsinline></video>'
+        return f'<a class="file" href="{rel}">{rel}</a>'
+
+    def write_html(self) -> Path:
+        """Write ``index.html``: each input beside its outputs, with the command that made them."""
+        sections: dict[str, list[GalleryEntry]] = {}
+        for entry in self.entries:
+            sections.setdefault(entry.section, []).append(entry)
+        parts = [
+            "<!doctype html><html lang=en><meta charset=utf-8>",
+            "<title>easel demo gallery</title>",
+            "<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1400px;background:#fafafa}"
+            "figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}"
+            "img,video{max-width:360px;max-height:300px;border:1px solid #ccc;background:#fff}"
+            "pre{background:#222;color:#eee;padding:.6em;border-radius:4px;white-space:pre-wrap}"
+            ".card{background:#fff;padding:1em;margin-bottom:1.5em;border-radius:6px;"
+            "box-shadow:0 1px 3px #0002}.note{color:#555}</style>",
+            "<h1>easel demo gallery</h1>",
+            f"<p>Made by <code>easel demo</code> on {time.strftime('%Y-%m-%d %H:%M')}. "
+            "Each card shows the inputs, the outputs and the command that made them.</p>",
+        ]
+        if self.failures:
+            items = "".join(f"<li><code>{html.escape(f)}</code></li>" for f in self.failures)
+            parts.append(f"<h2>Failed</h2><ul>{items}</ul>")
+        for section, entries in sections.items():
+            parts.append(f"<h2>{html.escape(section)}</h2>")
+            for entry in entries:
+                figures = [
+                    f"<figure>{self._media(p)}<figcaption>input: {html.escape(p.name)}</figcaption></figure>"
+                    for p in entry.inputs
+                ] + [
+                    f"<figure>{self._media(p)}<figcaption>output: {html.escape(p.name)}</figcaption></figure>"
+                    for p in entry.outputs
+                ]
+                note = f"<p class=note>{html.escape(entry.note)}</p>" if entry.note else ""
+                parts.append(
+                    f"<div class=card><h3>{html.escape(entry.title)}</h3>{note}"
+                    f"<pre>{html.escape(entry.command)}</pre>{''.join(figures)}"
+                    f"<p class=note>{entry.seconds:.1f} s</p></div>"
+                )
+        path = self.out_dir / "index.html"
+        write_text_atomic(path, "\n".join(parts) + "\n</html>\n")
+        return path

@@ -1,0 +1,31 @@
+"""Input and output: images, videos, atomic writes, run records."""
+
+from easel.io.atomic import (
+    atomic_dir,
+    atomic_path,
+    check_output_path,
+    write_bytes_atomic,
+    write_text_atomic,
+)
+from easel.io.images import (
+    DEFAULT_MAX_SIZE,
+    IMAGE_SUFFIXES,
+    LoadedImage,
+    check_image_suffix,
+    read_image,
+    write_image,
+)
+
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "IMAGE_SUFFIXES",
+    "LoadedImage",
+    "atomic_dir",
+    "atomic_path",
+    "check_image_suffix",
+    "check_output_path",
+    "read_image",
+    "write_bytes_atomic",
+    "write_image",
+    "write_text_atomic",
+]

@@ -1,0 +1,112 @@
+"""Atomic output: write to a temporary sibling, then rename into place.
+
+A crash, Ctrl-C or error mid-write never leaves a partial output behind, and
+an existing output is only replaced once the new one is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from easel.errors import InputError, OutputExistsError
+
+StrPath = str | os.PathLike[str]
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_output_path(
+    output: StrPath,
+    inputs: Iterable[StrPath] = (),
+    overwrite: bool = False,
+) -> Path:
+    """Validate an output path before any work is done.
+
+    Raises:
+        InputError: the output is one of the inputs, or its parent folder is missing.
+        OutputExistsError: the output exists and ``overwrite`` is false.
+    """
+    out = Path(output)
+    for inp in inputs:
+        if _same_file(out, Path(inp)):
+            raise InputError(f"{out}: output would overwrite an input file; choose another name")
+    parent = out.resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"{out}: output folder {parent} does not exist")
+    if out.exists() and not overwrite:
+        raise OutputExistsError(f"{out}: output exists (use --overwrite / -y to replace it)")
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path: StrPath) -> Iterator[Path]:
+    """Yield a temporary file path beside ``path``; rename it to ``path`` on success.
+
+    The temporary name keeps the suffix, so writers that pick a format from
+    the suffix (Pillow, PyAV) still do. On an exception the temporary file is
+    removed and ``path`` is left untouched.
+
+    Example:
+        >>> with atomic_path("out.png") as tmp:  # doctest: +SKIP
+        ...     Image.fromarray(arr).save(tmp)
+    """
+    target = Path(path)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=target.resolve().parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_dir(path: StrPath) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; move it to ``path`` on success.
+
+    An existing folder at ``path`` is replaced only after the new one is complete.
+    """
+    target = Path(path)
+    parent = target.resolve().parent
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=parent))
+    try:
+        yield tmp
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))
+            old.rmdir()
+            os.replace(target, old)
+            os.replace(tmp, target)
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                old.unlink(missing_ok=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_bytes_atomic(path: StrPath, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text_atomic(path: StrPath, text: str) -> None:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    write_bytes_atomic(path, text.encode("utf-8"))

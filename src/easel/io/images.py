@@ -1,0 +1,251 @@
+"""Reading and writing still images.
+
+:func:`read_image` turns anything Pillow opens into the package convention
+(``(H, W, 3)`` float32 RGB in [0, 1], plus alpha when present), applies EXIF
+orientation, guards against decompression bombs and downsizes large inputs
+with a notice. :func:`write_image` picks the format from the suffix and
+writes atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from easel.errors import InputError
+from easel.image import FloatImage, as_float_rgb, fit_long_side, resize, to_uint8, to_uint16
+from easel.io.atomic import atomic_path
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_SIZE = 4096
+"""Default cap on the long side of loaded images, in pixels."""
+MAX_SIDE = 32768
+"""Images larger than this on a side are refused outright (decompression bombs)."""
+MAX_PIXELS = 400_000_000
+MIN_SIDE = 8
+"""Smallest side accepted by default: smaller images carry no usable picture."""
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
+WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
+
+@dataclass
+class LoadedImage:
+    """An image read from disk.
+
+    Attributes:
+        rgb: ``(H, W, 3)`` float32 RGB in [0, 1], after orientation and downsizing.
+        alpha: ``(H, W)`` float32 in [0, 1], or ``None`` for opaque images.
+        path: the file it came from.
+        original_size: ``(height, width)`` before downsizing (after orientation).
+        mode: the Pillow mode of the file (``RGB``, ``P``, ``I;16`` ...).
+    """
+
+    rgb: FloatImage
+    alpha: NDArray[np.float32] | None
+    path: Path
+    original_size: tuple[int, int]
+    mode: str
+
+    @property
+    def downscaled(self) -> bool:
+        return self.rgb.shape[:2] != self.original_size
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)`` of :attr:`rgb`."""
+        return self.rgb.shape[0], self.rgb.shape[1]
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, not an image file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise InputError(f"{path}: file is empty (0 bytes)")
+
+
+def _pixels_of(img: Image.Image, path: Path) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
+    """Decode a Pillow image of any common mode to float RGB and optional alpha."""
+    mode = img.mode
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    elif mode in ("CMYK", "YCbCr", "LAB", "HSV", "1"):
+        img = img.convert("RGB")
+    elif mode == "PA":
+        img = img.convert("RGBA")
+    elif mode == "La":
+        img = img.convert("LA")
+    elif mode == "RGBa":
+        img = img.convert("RGBA")
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
+        arr = np.asarray(img, dtype=np.uint16).astype(np.float32) / 65535.0
+        return as_float_rgb(arr, name=str(path)), None
+    if mode == "I":
+        arr32 = np.asarray(img, dtype=np.int64)
+        top = 65535.0 if arr32.max() > 255 else 255.0
+        return as_float_rgb(np.clip(arr32 / top, 0.0, 1.0).astype(np.float32), name=str(path)), None
+    if mode == "F":
+        return as_float_rgb(np.asarray(img, dtype=np.float32), name=str(path)), None
+    if mode == "LA":
+        arr8 = np.asarray(img, dtype=np.uint8)
+        return as_float_rgb(arr8[:, :, 0]), as_float_rgb(arr8[:, :, 1])[:, :, 0].copy()
+    if mode not in ("L", "RGB", "RGBA"):
+        img = img.convert("RGBA" if "A" in mode else "RGB")
+    arr8 = np.asarray(img, dtype=np.uint8)
+    if arr8.ndim == 3 and arr8.shape[2] == 4:
+        alpha = arr8[:, :, 3].astype(np.float32) / 255.0
+        if alpha.min() >= 1.0:
+            alpha = None
+        return as_float_rgb(arr8[:, :, :3]), alpha
+    return as_float_rgb(arr8), None
+
+
+def read_image(
+    path: str | os.PathLike[str],
+    max_size: int | None = DEFAULT_MAX_SIZE,
+    min_size: int = MIN_SIDE,
+) -> LoadedImage:
+    """Read an image file into float32 RGB in [0, 1].
+
+    Args:
+        path: any file Pillow reads (PNG, JPEG, WebP, TIFF, BMP, GIF's first frame ...).
+        max_size: downscale (area filter) so the long side is at most this many
+            pixels; ``None`` keeps the full size. The caller is told through
+            :attr:`LoadedImage.downscaled` and a log message.
+        min_size: smallest accepted side in pixels.
+
+    Returns:
+        A :class:`LoadedImage`.
+
+    Raises:
+        InputError: missing/empty/unreadable/truncated files, images that are
+            too small, or so large they look like decompression bombs.
+
+    Example:
+        >>> img = read_image("photo.jpg", max_size=1024)  # doctest: +SKIP
+        >>> img.rgb.shape, img.rgb.dtype                  # doctest: +SKIP
+        ((768, 1024, 3), dtype('float32'))
+    """
+    p = Path(path)
+    _check_file(p)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                width, height = img.size
+                if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
+                    raise InputError(
+                        f"{p}: image is {width}x{height} pixels, larger than easel accepts "
+                        f"({MAX_SIDE} px on a side, {MAX_PIXELS // 1_000_000} megapixels); "
+                        "downsize it first"
+                    )
+                if min(width, height) < min_size:
+                    raise InputError(
+                        f"{p}: image is only {width}x{height} pixels; at least {min_size} px on a side is needed"
+                    )
+                file_mode = img.mode
+                if max_size is not None and img.format == "JPEG":
+                    # Decode JPEGs at a reduced scale when they are far larger than needed.
+                    img.draft("RGB" if file_mode != "L" else "L", (max_size, max_size))
+                img.load()
+                oriented = ImageOps.exif_transpose(img)
+                oriented_size = (oriented.height, oriented.width)
+                if img.size != (width, height):  # draft() shrank it; report the true size
+                    scale = width / img.size[0]
+                    oriented_size = (round(oriented.height * scale), round(oriented.width * scale))
+                rgb, alpha = _pixels_of(oriented, p)
+    except InputError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InputError(f"{p}: image is too large to decode safely (decompression bomb guard)") from None
+    except UnidentifiedImageError:
+        raise InputError(f"{p}: not an image file, or a format easel cannot read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(f"{p}: cannot decode image ({exc}); the file may be truncated or corrupt") from None
+    if max_size is not None:
+        if max_size < 1:
+            raise InputError(f"--max-size must be a positive number of pixels, got {max_size}")
+        target = fit_long_side(rgb.shape[:2], max_size)
+        if target != rgb.shape[:2]:
+            rgb = resize(rgb, target)
+            if alpha is not None:
+                alpha = resize(alpha[:, :, None], target)[:, :, 0]
+        if rgb.shape[:2] != oriented_size:
+            log.info(
+                "%s: downscaled from %dx%d to %dx%d (max size %d)",
+                p, oriented_size[1], oriented_size[0], rgb.shape[1], rgb.shape[0], max_size,
+            )
+    return LoadedImage(rgb=rgb, alpha=alpha, path=p, original_size=oriented_size, mode=file_mode)
+
+
+def check_image_suffix(path: str | os.PathLike[str]) -> str:
+    """Return the lower-case suffix of an image output path, or raise :class:`InputError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in WRITE_SUFFIXES:
+        raise InputError(
+            f"{path}: unsupported image format {suffix or '(none)'!r}; use one of {', '.join(WRITE_SUFFIXES)}"
+        )
+    return suffix
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: FloatImage,
+    alpha: NDArray[np.float32] | None = None,
+    bit_depth: int = 8,
+    quality: int = 95,
+) -> Path:
+    """Write a float image atomically; the format follows the suffix.
+
+    Args:
+        path: ``.png``, ``.jpg``/``.jpeg``, ``.webp`` or ``.tif``/``.tiff``.
+        image: ``(H, W, 3)`` float32 RGB in [0, 1] (or ``(H, W)`` gray).
+        alpha: optional ``(H, W)`` float32 in [0, 1], kept by PNG, WebP and TIFF
+            and dropped by JPEG.
+        bit_depth: 8, or 16 for PNG and TIFF.
+        quality: JPEG/WebP quality (1-100).
+
+    Returns:
+        ``Path(path)``.
+    """
+    out = Path(path)
+    suffix = check_image_suffix(out)
+    rgb = as_float_rgb(image, name="output image")
+    if bit_depth not in (8, 16):
+        raise InputError(f"bit depth must be 8 or 16, got {bit_depth}")
+    if bit_depth == 16 and suffix not in (".png", ".tif", ".tiff"):
+        raise InputError(f"{out}: 16-bit output needs .png or .tif, not {suffix}")
+    keep_alpha = alpha is not None and suffix != ".jpg" and suffix != ".jpeg"
+    channels = np.dstack([rgb, alpha]) if keep_alpha and alpha is not None else rgb
+    with atomic_path(out) as tmp:
+        if bit_depth == 16:
+            import cv2
+
+            data16 = to_uint16(channels)
+            order = [2, 1, 0, 3] if data16.shape[2] == 4 else [2, 1, 0]
+            if not cv2.imwrite(str(tmp), np.ascontiguousarray(data16[:, :, order])):
+                raise InputError(f"{out}: could not write a 16-bit image")
+        else:
+            data8 = to_uint8(channels)
+            pil = Image.fromarray(data8, mode="RGBA" if data8.shape[2] == 4 else "RGB")
+            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}.get(suffix, "TIFF")
+            kwargs: dict[str, object] = {}
+            if fmt in ("JPEG", "WEBP"):
+                kwargs["quality"] = quality
+            if fmt == "TIFF":
+                kwargs["compression"] = "tiff_deflate"
+            pil.save(tmp, format=fmt, **kwargs)
+    return out
