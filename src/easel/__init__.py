@@ -15,6 +15,10 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "read_image": "easel.io.images",
     "write_image": "easel.io.images",
+    "read_frames": "easel.io.video",
+    "write_video": "easel.io.video",
+    "VideoWriter": "easel.io.video",
+    "probe_video": "easel.io.video",
     "as_float_rgb": "easel.image",
     "to_uint8": "easel.image",
     "to_tensor": "easel.image",

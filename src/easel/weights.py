@@ -243,6 +243,7 @@ def _download_file(
     progress: ProgressFn | None,
     stage: str,
     timeout: float,
+    name: str = "",
 ) -> None:
     part = dest.with_name(dest.name + ".part")
     have = part.stat().st_size if part.exists() else 0
@@ -255,8 +256,9 @@ def _download_file(
     try:
         response = urllib.request.urlopen(request, timeout=timeout)  # noqa: S310 (URLs come from the registry)
     except urllib.error.HTTPError as exc:
-        if exc.code == 416 and wf.size is not None and have == wf.size:
-            response = None  # the part file is already complete
+        exc.close()  # it holds the open connection
+        if exc.code == 416 and have and (wf.size is None or have == wf.size):
+            response = None  # the part file is already complete (the checksum below decides)
         else:
             raise WeightsError(
                 f"{wf.filename}: download failed: HTTP {exc.code} from {wf.url}; "
@@ -266,7 +268,8 @@ def _download_file(
         reason = getattr(exc, "reason", exc)
         raise WeightsError(
             f"{wf.filename}: cannot reach {wf.url} ({reason}); you seem to be offline: "
-            f"copy the file to {dest} or pass it with --weights PATH"
+            f"run `easel weights download {name or dest.parent.name}` again when online, "
+            f"or fetch the file elsewhere and copy it to {dest} or pass it with --weights PATH"
         ) from None
     if response is not None:
         with response:
@@ -296,6 +299,13 @@ def _download_file(
                     f"run the same command again to resume"
                 ) from None
             report(progress, stage, done, total)
+            if total and done < total:
+                # The server promised more than it sent (a dropped connection): keep the
+                # part file for resuming instead of failing the checksum and deleting it.
+                raise WeightsError(
+                    f"{wf.filename}: download from {wf.url} stopped at {done} of {total} bytes; "
+                    f"run the same command again to resume"
+                )
     size = part.stat().st_size
     if wf.size is not None and size < wf.size:
         raise WeightsError(
@@ -336,7 +346,7 @@ def download(
         stage = f"{name}: {wf.filename}" if entry.is_folder else name
         if entry.is_folder:
             stage += f" ({index}/{len(entry.files)})"
-        _download_file(wf, dest, progress, stage, timeout)
+        _download_file(wf, dest, progress, stage, timeout, name=name)
         log.info("downloaded %s to %s", wf.url, dest)
     return local_path(name)
 

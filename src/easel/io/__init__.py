@@ -15,8 +15,26 @@ from easel.io.images import (
     read_image,
     write_image,
 )
+from easel.io.video import (
+    VIDEO_SUFFIXES,
+    VIDEO_WRITE_SUFFIXES,
+    VideoFrames,
+    VideoInfo,
+    VideoWriter,
+    probe_video,
+    read_frames,
+    write_video,
+)
 
 __all__ = [
+    "VIDEO_SUFFIXES",
+    "VIDEO_WRITE_SUFFIXES",
+    "VideoFrames",
+    "VideoInfo",
+    "VideoWriter",
+    "probe_video",
+    "read_frames",
+    "write_video",
     "DEFAULT_MAX_SIZE",
     "IMAGE_SUFFIXES",
     "LoadedImage",

@@ -29,7 +29,8 @@ DEFAULT_MAX_SIZE = 4096
 """Default cap on the long side of loaded images, in pixels."""
 MAX_SIDE = 32768
 """Images larger than this on a side are refused outright (decompression bombs)."""
-MAX_PIXELS = 400_000_000
+MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
+"""Images with more pixels are refused (Pillow's decompression-bomb threshold, about 89 MP)."""
 MIN_SIDE = 8
 """Smallest side accepted by default: smaller images carry no usable picture."""
 
@@ -106,11 +107,53 @@ def _pixels_of(img: Image.Image, path: Path) -> tuple[NDArray[np.float32], NDArr
         img = img.convert("RGBA" if "A" in mode else "RGB")
     arr8 = np.asarray(img, dtype=np.uint8)
     if arr8.ndim == 3 and arr8.shape[2] == 4:
-        alpha = arr8[:, :, 3].astype(np.float32) / 255.0
-        if alpha.min() >= 1.0:
-            alpha = None
-        return as_float_rgb(arr8[:, :, :3]), alpha
+        alpha = arr8[:, :, 3].astype(np.float32) / np.float32(255.0)
+        return as_float_rgb(arr8[:, :, :3]), (alpha if alpha.min() < 1.0 else None)
     return as_float_rgb(arr8), None
+
+
+def _is_deep_color(img: Image.Image) -> bool:
+    """Whether Pillow would cut this file's 16-bit colour samples to 8 bits (16-bit RGB PNG/TIFF)."""
+    if img.mode not in ("RGB", "RGBA"):
+        return False
+    return any(";16" in str(tile.args) for tile in (getattr(img, "tile", None) or ()))
+
+
+def _orient(arr: NDArray[np.uint16], orientation: int) -> NDArray[np.uint16]:
+    """Apply an EXIF orientation (1-8) to an ``(H, W, C)`` array, as ``ImageOps.exif_transpose`` does."""
+    if orientation == 2:
+        arr = arr[:, ::-1]
+    elif orientation == 3:
+        arr = arr[::-1, ::-1]
+    elif orientation == 4:
+        arr = arr[::-1]
+    elif orientation == 5:
+        arr = arr.transpose(1, 0, 2)
+    elif orientation == 6:
+        arr = np.rot90(arr, k=-1)
+    elif orientation == 7:
+        arr = arr[::-1, ::-1].transpose(1, 0, 2)
+    elif orientation == 8:
+        arr = np.rot90(arr, k=1)
+    return np.ascontiguousarray(arr)
+
+
+def _read_deep_color(path: Path, img: Image.Image) -> tuple[FloatImage, NDArray[np.float32] | None] | None:
+    """Decode a 16-bit RGB(A) file at full precision with OpenCV (``None``: let Pillow do it)."""
+    import cv2
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None or raw.dtype != np.uint16 or raw.ndim != 3 or raw.shape[2] not in (3, 4):
+        return None
+    if (raw.shape[1], raw.shape[0]) != img.size:
+        return None
+    raw = _orient(np.asarray(raw, dtype=np.uint16), int(img.getexif().get(0x0112, 1) or 1))
+    rgb = as_float_rgb(raw[:, :, 2::-1], name=str(path))
+    if raw.shape[2] == 4:
+        alpha = raw[:, :, 3].astype(np.float32) / np.float32(65535.0)
+        if alpha.min() < 1.0:
+            return rgb, alpha
+    return rgb, None
 
 
 def read_image(
@@ -157,16 +200,21 @@ def read_image(
                         f"{p}: image is only {width}x{height} pixels; at least {min_size} px on a side is needed"
                     )
                 file_mode = img.mode
-                if max_size is not None and img.format == "JPEG":
-                    # Decode JPEGs at a reduced scale when they are far larger than needed.
-                    img.draft("RGB" if file_mode != "L" else "L", (max_size, max_size))
-                img.load()
-                oriented = ImageOps.exif_transpose(img)
-                oriented_size = (oriented.height, oriented.width)
-                if img.size != (width, height):  # draft() shrank it; report the true size
-                    scale = width / img.size[0]
-                    oriented_size = (round(oriented.height * scale), round(oriented.width * scale))
-                rgb, alpha = _pixels_of(oriented, p)
+                deep = _read_deep_color(p, img) if _is_deep_color(img) else None
+                if deep is not None:
+                    rgb, alpha = deep
+                    oriented_size = (rgb.shape[0], rgb.shape[1])
+                else:
+                    if max_size is not None and img.format == "JPEG":
+                        # Decode JPEGs at a reduced scale when they are far larger than needed.
+                        img.draft("RGB" if file_mode != "L" else "L", (max_size, max_size))
+                    img.load()
+                    oriented = ImageOps.exif_transpose(img)
+                    oriented_size = (oriented.height, oriented.width)
+                    if img.size != (width, height):  # draft() shrank it; report the true size
+                        scale = width / img.size[0]
+                        oriented_size = (round(oriented.height * scale), round(oriented.width * scale))
+                    rgb, alpha = _pixels_of(oriented, p)
     except InputError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):

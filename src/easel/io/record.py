@@ -65,7 +65,7 @@ def write_record(
         "seed": seed,
         "timings_s": _jsonable(timings or {}),
         "versions": versions(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
     if extra:
         record.update(_jsonable(extra))

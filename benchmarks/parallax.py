@@ -1,0 +1,264 @@
+"""Parallax (3D Ken Burns) benchmark: renderer speed, whole-pipeline time, quality against ground truth.
+
+    python benchmarks/parallax.py            # full run (a few minutes on 2 cores)
+    python benchmarks/parallax.py --quick    # smaller sizes, for a smoke test
+
+1. Renderer: a 1024x768 RGB-D input rendered at 1280x720 along a Ken Burns
+   path, numba kernel (all threads and one thread), torch reference on CPU and
+   on CUDA when present.
+2. Pipeline: `easel kenburns` from a 1024x768 image with a given depth to a
+   10 s, 30 fps, 1280x720 MP4 (encoding included), in-process.
+3. Quality: a synthetic scene (textured planes and a box) ray-cast from the
+   input camera and from every camera of a path (ground truth, including what
+   lies behind the foreground); PSNR and SSIM of easel's frames and of two
+   baselines -- forward warping with nearest-neighbour hole fill, and a
+   single-layer stretched mesh -- over the whole frame and over the
+   disoccluded pixels only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import markdown_table, write_results  # noqa: E402
+
+# ---------------------------------------------------------------- baselines
+
+
+def forward_warp_nn(image: np.ndarray, depth: np.ndarray, src_intr: Any, camera: Any) -> np.ndarray:
+    """Baseline 1: splat each source pixel to its nearest target pixel (z-buffered), fill holes by nearest neighbour."""
+    from scipy import ndimage
+
+    from easel.scene3d.cameras import project, unproject
+
+    pts = unproject(depth, src_intr).reshape(-1, 3)
+    uv, z = project(pts, camera.intrinsics, camera.world_to_camera)
+    h, w = camera.intrinsics.height, camera.intrinsics.width
+    col = np.floor(uv[:, 0]).astype(np.int64)
+    row = np.floor(uv[:, 1]).astype(np.int64)
+    ok = (z > 0) & (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    order = np.argsort(-z[ok])  # far first, near last: the nearest write wins
+    idx = (row[ok] * w + col[ok])[order]
+    colors = image.reshape(-1, 3)[ok][order]
+    out = np.zeros((h * w, 3), np.float32)
+    filled = np.zeros(h * w, bool)
+    out[idx] = colors
+    filled[idx] = True
+    out = out.reshape(h, w, 3)
+    holes = ~filled.reshape(h, w)
+    if holes.any() and not holes.all():
+        _, (r, c) = ndimage.distance_transform_edt(holes, return_indices=True)
+        out = out[r, c]
+    return out
+
+
+def stretched_mesh(renderer: Any, camera: Any) -> np.ndarray:
+    """Baseline 2: the pixel grid as one continuous mesh (a rubber sheet), border holes filled by nearest neighbour."""
+    from scipy import ndimage
+
+    res = renderer.render(camera)
+    out = res.image.copy()
+    if res.holes.any() and not res.holes.all():
+        _, (r, c) = ndimage.distance_transform_edt(res.holes, return_indices=True)
+        out = out[r, c]
+    return out
+
+
+# ---------------------------------------------------------------- sections
+
+
+def bench_renderer(quick: bool) -> list[dict[str, Any]]:
+    import numba
+
+    from easel.scene3d.cameras import Camera, kenburns_path
+    from easel.scene3d.render import GridLayer, Renderer
+    from easel.scene3d.synthetic import layered_scene
+
+    in_w, in_h = (512, 384) if quick else (1024, 768)
+    out_w, out_h = (640, 360) if quick else (1280, 720)
+    scene, cam = layered_scene(in_w, in_h)
+    view = scene.render(Camera(cam))
+    layer = GridLayer.from_rgbd(view.image, view.depth, cam)
+    path = kenburns_path(cam, float(view.depth.min()), 1.25, (0.06, 0.03), num_frames=60, output=cam.resized(out_w, out_h))
+    rows = []
+    threads = numba.get_num_threads()
+    for n_threads in sorted({threads, 1}, reverse=True):
+        renderer = Renderer([layer], backend="numba", threads=n_threads)
+        out = renderer.render(path[1])
+        start = time.perf_counter()
+        for cam_i in path:
+            out = renderer.render(cam_i, out)
+        dt = (time.perf_counter() - start) / len(path)
+        rows.append({"renderer": f"numba, {n_threads} thread(s)", "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
+                     "ms_per_frame": dt * 1000, "fps": 1 / dt})
+    import torch
+
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        renderer = Renderer([layer], backend="torch", device=device)
+        renderer.render(path[1])
+        frames = 5 if device == "cpu" else 30
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for i in range(frames):
+            renderer.render(path[i])
+        dt = (time.perf_counter() - start) / frames
+        rows.append({"renderer": f"torch ({device})", "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
+                     "ms_per_frame": dt * 1000, "fps": 1 / dt})
+    return rows
+
+
+def bench_pipeline(quick: bool) -> dict[str, Any]:
+    import json
+
+    from easel import weights
+    from easel.cli import main
+    from easel.io.images import write_image
+    from easel.scene3d.cameras import Camera
+    from easel.scene3d.synthetic import layered_scene
+
+    in_w, in_h = (512, 384) if quick else (1024, 768)
+    duration, fps, size = (2, 30, "640x360") if quick else (10, 30, "1280x720")
+    scene, cam = layered_scene(in_w, in_h)
+    view = scene.render(Camera(cam))
+    result: dict[str, Any] = {"input": f"{in_w}x{in_h}", "clip": f"{duration} s, {fps} fps, {size} MP4"}
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "scene.png"
+        depth = Path(tmp) / "depth.npy"
+        write_image(image, view.image)
+        np.save(depth, view.depth)
+        out = Path(tmp) / "clip.mp4"
+        start = time.perf_counter()
+        code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(out), "--duration", str(duration),
+                     "--fps", str(fps), "--size", size, "-q", "-y"])
+        result["total_s"] = time.perf_counter() - start
+        if code != 0:
+            raise RuntimeError(f"easel kenburns failed with exit code {code}")
+        record = json.loads(Path(str(out) + ".json").read_text())
+        result["timings_s"] = record["timings_s"]
+        result["frames"] = record["frames"]
+        result["mp4_mib"] = out.stat().st_size / 2**20
+    try:
+        present = weights.is_present("depth-anything-v2-small")
+    except Exception:  # noqa: BLE001 - registry not there
+        present = False
+    if present:
+        from easel.depth import estimate_depth
+
+        estimate_depth(view.image[:64, :64])
+        start = time.perf_counter()
+        estimate_depth(view.image)
+        result["depth_network_s"] = time.perf_counter() - start
+    else:
+        result["depth_network_s"] = None
+        result["depth_note"] = "depth weights (depth-anything-v2-small) not in the cache: network time not measured"
+    return result
+
+
+def _metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[float, float, np.ndarray, float]:
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    _ssim, ssim_map = structural_similarity(gt, pred, channel_axis=2, data_range=1.0, full=True)
+    ssim_map = ssim_map.mean(axis=2)
+    return (
+        float(peak_signal_noise_ratio(gt, pred, data_range=1.0)),
+        float(ssim_map.mean()),
+        ((pred - gt) ** 2)[mask],
+        float(ssim_map[mask].sum()),
+    )
+
+
+def bench_quality(quick: bool) -> list[dict[str, Any]]:
+    from easel.scene3d.cameras import Camera, kenburns_path
+    from easel.scene3d.kenburns import KenBurnsOptions, kenburns
+    from easel.scene3d.render import GridLayer, Renderer
+    from easel.scene3d.synthetic import disocclusion_mask, layered_scene
+
+    w, h = (320, 240) if quick else (640, 480)
+    scene, cam = layered_scene(w, h)
+    source = Camera(cam)
+    view = scene.render(source)
+    near = float(view.depth.min())
+    results: list[dict[str, Any]] = []
+    for zoom, shift in ((1.25, (0.08, 0.03)), (1.4, (-0.1, 0.0))):
+        frames = 6 if quick else 12
+        path = kenburns_path(cam, near, zoom, shift, num_frames=frames + 1, boomerang=False, easing="linear")
+        opts = KenBurnsOptions(zoom=zoom, shift=shift, boomerang=False, easing="linear", fps=25.0, duration_s=(frames + 1) / 25.0)
+        clip = kenburns(view.image, view.depth, path=path, options=opts)
+        sheet = Renderer([GridLayer.from_rgbd(view.image, view.depth, cam, edge_threshold=np.inf)])
+        methods = {
+            "easel": lambda i, clip=clip: clip[i],
+            "forward warp + NN fill": lambda i, path=path: forward_warp_nn(view.image, view.depth, cam, path[i]),
+            "stretched mesh": lambda i, path=path, sheet=sheet: stretched_mesh(sheet, path[i]),
+        }
+        acc: dict[str, dict[str, Any]] = {m: {"psnr": [], "ssim": [], "sq": [], "ssim_sum": 0.0} for m in methods}
+        n_dis = 0
+        for i in range(1, len(path)):
+            gt = scene.render(path[i]).image
+            mask = disocclusion_mask(scene, source, path[i], view.depth)
+            n_dis += int(mask.sum())
+            for name, fn in methods.items():
+                psnr, ssim, sq, ssim_sum = _metrics(np.clip(fn(i), 0, 1), gt, mask)
+                acc[name]["psnr"].append(psnr)
+                acc[name]["ssim"].append(ssim)
+                acc[name]["sq"].append(sq)
+                acc[name]["ssim_sum"] += ssim_sum
+        for name, a in acc.items():
+            mse = float(np.concatenate(a["sq"]).mean()) if n_dis else float("nan")
+            results.append(
+                {
+                    "path": f"zoom {zoom}, shift {shift}",
+                    "method": name,
+                    "psnr_frame": float(np.mean(a["psnr"])),
+                    "ssim_frame": float(np.mean(a["ssim"])),
+                    "psnr_disoccluded": 10 * np.log10(1.0 / mse) if mse > 0 else float("inf"),
+                    "ssim_disoccluded": a["ssim_sum"] / max(n_dis, 1),
+                    "disoccluded_pct": 100.0 * n_dis / ((len(path) - 1) * w * h),
+                }
+            )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    parser.add_argument("--skip", action="append", default=[], choices=("renderer", "pipeline", "quality"))
+    args = parser.parse_args()
+    payload: dict[str, Any] = {"quick": args.quick, "load_average": os.getloadavg()}
+    tables = []
+    if "renderer" not in args.skip:
+        rows = bench_renderer(args.quick)
+        payload["renderer"] = rows
+        tables.append("### Renderer (target >= 60 fps at 1280x720 from 1024x768 on 2 CPU cores)\n\n"
+                      + markdown_table(rows, ["renderer", "input", "output", "ms_per_frame", "fps"]))
+    if "pipeline" not in args.skip:
+        pipe = bench_pipeline(args.quick)
+        payload["pipeline"] = pipe
+        row = {"input": pipe["input"], "clip": pipe["clip"], "total_s": pipe["total_s"],
+               **{k: v for k, v in pipe["timings_s"].items()},
+               "depth_network_s": pipe["depth_network_s"] if pipe["depth_network_s"] is not None else "n/a (no weights)"}
+        tables.append("### Pipeline: image + depth -> MP4 (target <= 30 s)\n\n" + markdown_table([row], list(row)))
+        if pipe.get("depth_note"):
+            tables.append(pipe["depth_note"])
+    if "quality" not in args.skip:
+        rows = bench_quality(args.quick)
+        payload["quality"] = rows
+        tables.append("### Quality against ground truth (synthetic scene)\n\n" + markdown_table(
+            rows, ["path", "method", "psnr_frame", "ssim_frame", "psnr_disoccluded", "ssim_disoccluded", "disoccluded_pct"]))
+    payload["load_average_after"] = os.getloadavg()
+    tables.append(f"load average before/after: {payload['load_average']} / {payload['load_average_after']}")
+    write_results("parallax", payload, "\n\n".join(tables))
+
+
+if __name__ == "__main__":
+    main()

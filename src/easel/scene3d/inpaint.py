@@ -1,0 +1,339 @@
+"""Hole filling behind one interface: classical (OpenCV Telea / Navier-Stokes) or learned (LaMa).
+
+An :class:`Inpainter` fills the masked pixels of an image. :func:`fill_holes`
+makes any inpainter **background-aware** for disocclusions: the pixels a
+moving camera newly sees lie behind the foreground, so their colour and
+depth must come from the background side of the hole only. Foreground pixels
+near the hole (nearer than the farthest depth around them) are hidden from
+the inpainter, which then draws only on the background; the hole's depth is
+filled the same way.
+
+Example:
+    >>> filled, depth = fill_holes(image, holes, depth, get_inpainter("telea"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from easel.errors import InputError
+from easel.image import FloatImage
+
+log = logging.getLogger(__name__)
+
+INPAINT_METHODS = ("telea", "ns", "lama")
+
+
+class Inpainter(Protocol):
+    """Fills the pixels of ``mask`` in ``image``.
+
+    ``__call__(image, mask)``: ``image`` is ``(H, W, 3)`` float32 RGB in [0, 1],
+    ``mask`` ``(H, W)`` bool (True = fill); returns a new ``(H, W, 3)`` float32
+    image whose unmasked pixels equal the input's.
+    """
+
+    name: str
+
+    def __call__(self, image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage: ...
+
+
+@dataclass
+class OpenCVInpainter:
+    """Classical inpainting with OpenCV: Telea's fast marching or Navier-Stokes.
+
+    Args:
+        method: ``"telea"`` or ``"ns"``.
+        radius: neighbourhood radius in pixels.
+
+    Example:
+        >>> img = np.full((8, 8, 3), 0.5, np.float32); mask = np.zeros((8, 8), bool); mask[3:5, 3:5] = True
+        >>> float(abs(OpenCVInpainter()(img, mask) - 0.5).max()) < 0.01
+        True
+    """
+
+    method: Literal["telea", "ns"] = "telea"
+    radius: float = 4.0
+
+    @property
+    def name(self) -> str:
+        return self.method
+
+    def __call__(self, image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage:
+        import cv2
+
+        flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
+        out = image.copy()
+        box = _bbox(mask, int(self.radius) + 2)
+        if box is None:
+            return out
+        sl = (slice(box[0], box[1]), slice(box[2], box[3]))
+        m8 = mask[sl].astype(np.uint8)
+        src = np.clip(np.rint(image[sl] * 255.0), 0, 255).astype(np.uint8)
+        filled = cv2.inpaint(src, m8, self.radius, flag).astype(np.float32) / np.float32(255.0)
+        out[sl][mask[sl]] = filled[mask[sl]]
+        return out
+
+    def fill_float(self, values: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+        """Fill a one-channel float32 map (e.g. depth) the same way."""
+        import cv2
+
+        flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
+        out = values.copy()
+        box = _bbox(mask, int(self.radius) + 2)
+        if box is None:
+            return out
+        sl = (slice(box[0], box[1]), slice(box[2], box[3]))
+        src = np.where(mask[sl], 0.0, values[sl]).astype(np.float32)
+        filled = cv2.inpaint(src, mask[sl].astype(np.uint8), self.radius, flag)
+        out[sl][mask[sl]] = filled[mask[sl]]
+        return out
+
+
+class LamaInpainter:
+    """LaMa (big-lama TorchScript) through the weights registry (``easel weights download big-lama``).
+
+    Args:
+        weights: a local ``big-lama.pt``; default: the cached registry file.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"`` ...
+
+    Raises:
+        WeightsError: the weights are not cached and no path was given.
+    """
+
+    name = "lama"
+
+    def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
+        import torch
+
+        from easel import weights as registry
+        from easel.devices import resolve_device
+
+        path = registry.resolve("big-lama", override=weights)
+        self.device = resolve_device(device)
+        try:
+            self.model: Any = torch.jit.load(str(path), map_location=self.device).eval()
+        except (RuntimeError, ValueError) as exc:
+            raise InputError(f"{path}: not a LaMa TorchScript file ({exc})") from None
+
+    def __call__(self, image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage:
+        import torch
+
+        if not mask.any():
+            return image.copy()
+        h, w = mask.shape
+        ph, pw = (-h) % 8, (-w) % 8
+        img = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        msk = np.pad(mask, ((0, ph), (0, pw)), mode="reflect")
+        with torch.inference_mode():
+            t_img = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)[None].to(self.device)
+            t_msk = torch.from_numpy(msk.astype(np.float32))[None, None].to(self.device)
+            res = self.model(t_img, t_msk)
+        arr = res[0].permute(1, 2, 0).float().cpu().numpy()[:h, :w]
+        if arr.max() > 1.5:  # the common export returns 0..255
+            arr = arr / 255.0
+        out = image.copy()
+        out[mask] = np.clip(arr[mask], 0.0, 1.0)
+        return out
+
+
+def get_inpainter(
+    method: str = "telea",
+    weights: str | os.PathLike[str] | None = None,
+    device: str = "auto",
+    radius: float = 4.0,
+) -> Inpainter:
+    """The inpainter called ``method`` (``telea``, ``ns`` or ``lama``).
+
+    Example:
+        >>> get_inpainter("ns").name
+        'ns'
+    """
+    if method in ("telea", "ns"):
+        return OpenCVInpainter(method, radius)  # type: ignore[arg-type]
+    if method == "lama":
+        return LamaInpainter(weights, device)
+    raise InputError(f"unknown inpainting method {method!r}; choose one of {', '.join(INPAINT_METHODS)}")
+
+
+def _bbox(mask: NDArray[np.bool_], margin: int) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (
+        max(int(rows[0]) - margin, 0),
+        min(int(rows[-1]) + margin + 1, h),
+        max(int(cols[0]) - margin, 0),
+        min(int(cols[-1]) + margin + 1, w),
+    )
+
+
+def hole_thickness(holes: NDArray[np.bool_]) -> float:
+    """Half the width of the thickest hole: the largest distance from a hole pixel to its rim."""
+    import cv2
+
+    box = _bbox(holes, 1)
+    if box is None:
+        return 0.0
+    crop = holes[box[0] : box[1], box[2] : box[3]].astype(np.uint8)
+    return float(cv2.distanceTransform(np.pad(crop, 1), cv2.DIST_L2, 3).max())
+
+
+def background_depth(
+    holes: NDArray[np.bool_],
+    depth: NDArray[np.float32],
+    window: int | None = None,
+    ratio: float = 1.05,
+) -> NDArray[np.float32]:
+    """Depth with each hole pixel taken from the nearest *background* pixel of the hole's rim.
+
+    The rim is the known pixels touching a hole; a rim pixel is background
+    when it is within ``ratio`` of the farthest rim depth in a ``window`` x
+    ``window`` neighbourhood (the far side of the occlusion edge).
+
+    Args:
+        holes: ``(H, W)`` bool.
+        depth: ``(H, W)`` float32 depth (any value in holes).
+        window: neighbourhood size in pixels for "farthest nearby"; default
+            from the holes' thickness (:func:`hole_thickness`).
+        ratio: depth ratio that separates foreground from background.
+
+    Returns:
+        ``(H, W)`` float32: ``depth`` outside holes, background depth inside.
+    """
+    import cv2
+    from scipy import ndimage
+
+    out = np.array(depth, dtype=np.float32, copy=True)
+    if window is None:
+        window = int(min(4 * hole_thickness(holes) + 3, 127)) | 1
+    box = _bbox(holes, window + 2)
+    if box is None:
+        return out
+    sl = (slice(box[0], box[1]), slice(box[2], box[3]))
+    h = holes[sl]
+    d = np.where(h | ~np.isfinite(depth[sl]), 0.0, depth[sl]).astype(np.float32)
+    rim = cv2.dilate(h.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~h & (d > 0)
+    if not rim.any():
+        out[sl][h] = 1.0 if not np.isfinite(depth).any() else float(np.nanmax(np.where(np.isfinite(depth), depth, np.nan)))
+        return out
+    rim_d = np.where(rim, d, 0.0).astype(np.float32)
+    local_far = cv2.dilate(rim_d, np.ones((window, window), np.uint8))
+    seeds = rim & (d * np.float32(ratio) >= local_far)
+    _, (rows, cols) = ndimage.distance_transform_edt(~seeds, return_distances=True, return_indices=True)
+    out[sl][h] = d[rows[h], cols[h]]
+    return out
+
+
+def foreground_guard(
+    holes: NDArray[np.bool_],
+    depth: NDArray[np.float32],
+    radius: int = 6,
+    ratio: float = 1.05,
+    filled_depth: NDArray[np.float32] | None = None,
+) -> NDArray[np.bool_]:
+    """Known pixels near ``holes`` that are foreground: nearer than ``1/ratio`` of the hole's background depth.
+
+    Args:
+        holes: ``(H, W)`` bool.
+        depth: ``(H, W)`` float32 depth (any value in holes).
+        radius: how far from the hole to look, in pixels.
+        ratio: depth ratio that separates foreground from background.
+        filled_depth: :func:`background_depth` of the holes, when already computed.
+
+    Returns:
+        ``(H, W)`` bool guard mask (never overlapping ``holes``).
+    """
+    import cv2
+
+    guard = np.zeros_like(holes)
+    box = _bbox(holes, radius + 1)
+    if box is None:
+        return guard
+    if filled_depth is None:
+        filled_depth = background_depth(holes, depth, ratio=ratio)
+    sl = (slice(box[0], box[1]), slice(box[2], box[3]))
+    h = holes[sl]
+    d = np.where(h | ~np.isfinite(depth[sl]), 0.0, depth[sl]).astype(np.float32)
+    hole_d = np.where(h, filled_depth[sl], 0.0).astype(np.float32)
+    kernel = np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)
+    far = cv2.dilate(hole_d, kernel)
+    near_hole = cv2.dilate(h.astype(np.uint8), kernel).astype(bool) & ~h
+    guard[sl] = near_hole & (d * np.float32(ratio) < far)
+    return guard
+
+
+def fill_holes(
+    image: FloatImage,
+    holes: NDArray[np.bool_],
+    depth: NDArray[np.float32],
+    inpainter: Inpainter,
+    background_aware: bool = True,
+    guard_radius: int = 6,
+    ratio: float = 1.05,
+) -> tuple[FloatImage, NDArray[np.float32]]:
+    """Fill disocclusion holes from the background side; return the image and a filled depth.
+
+    Args:
+        image: ``(H, W, 3)`` float32 RGB in [0, 1] (hole pixels ignored).
+        holes: ``(H, W)`` bool, the pixels to fill.
+        depth: ``(H, W)`` float32 depth (``inf`` or anything in holes).
+        inpainter: fills colour (:func:`get_inpainter`).
+        background_aware: take hole depth from the background side of the rim
+            and hide nearby foreground from the inpainter (see module docs).
+        guard_radius: how far around holes foreground is hidden, in pixels,
+            beyond twice the hole's thickness.
+        ratio: depth ratio that makes a pixel foreground.
+
+    Returns:
+        ``(image, depth)``: the filled image and depth (both unchanged outside ``holes``).
+
+    Example:
+        >>> img, z = fill_holes(img, res.holes, res.depth, get_inpainter("telea"))  # doctest: +SKIP
+    """
+    if not holes.any():
+        return image, depth
+    if holes.all():
+        return np.full_like(image, 0.5), np.ones_like(depth)
+    thickness = hole_thickness(holes)
+    window = int(min(4 * thickness + 3, 127)) | 1
+    if background_aware:
+        filled_depth = background_depth(holes, depth, window, ratio)
+        # hide foreground over more than the hole's width, so the fill reaches
+        # every hole pixel from the background side first
+        radius = int(min(2.0 * thickness + guard_radius, 96))
+        guard = foreground_guard(holes, depth, radius, ratio, filled_depth)
+    else:
+        filled_depth = _nearest_fill(depth, holes)
+        guard = np.zeros_like(holes)
+    mask = holes | guard
+    filled = inpainter(image, mask)
+    out = image.copy()
+    out[holes] = filled[holes]
+    return out, filled_depth
+
+
+def _nearest_fill(values: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.float32]:
+    """``values`` with masked pixels taken from the nearest unmasked pixel."""
+    from scipy import ndimage
+
+    out = values.copy()
+    box = _bbox(mask, 2)
+    if box is None:
+        return out
+    sl = (slice(box[0], box[1]), slice(box[2], box[3]))
+    m = mask[sl]
+    if m.all():
+        out[sl][m] = 1.0
+        return out
+    _, (rows, cols) = ndimage.distance_transform_edt(m, return_distances=True, return_indices=True)
+    crop = values[sl]
+    out[sl][m] = crop[rows[m], cols[m]]
+    return out

@@ -1,0 +1,603 @@
+"""A z-buffer renderer for RGB-D images as meshes that break at depth discontinuities.
+
+An RGB-D image becomes a :class:`GridLayer`: one vertex per pixel centre,
+two triangles per 2x2 block of pixels, and a triangle is dropped where the
+depth jumps (``max(z) / min(z) > 1 + edge_threshold`` along any of its
+edges). No "rubber sheet" is stretched across an occlusion boundary: what the
+moving camera newly sees is a hole, reported exactly in
+:attr:`RenderResult.holes`. Pixels next to a break (and on the image border)
+also get their own footprint, the pixel's square at its depth, drawn with a
+small depth bias behind the mesh, so that every source pixel covers its full
+area and holes are as wide as the disocclusion, not a pixel wider.
+
+Two backends share one definition (see :mod:`easel.scene3d._kernels`): a
+numba CPU kernel (parallel, buffers reused between frames) and a vectorized
+PyTorch rasterizer that is the reference and runs on CUDA. Tests check that
+they agree.
+
+Example:
+    >>> layer = GridLayer.from_rgbd(image, depth, Intrinsics.default(w, h))  # doctest: +SKIP
+    >>> renderer = Renderer([layer])                                          # doctest: +SKIP
+    >>> result = renderer.render(Camera(Intrinsics.default(w, h), pose))      # doctest: +SKIP
+    >>> result.image.shape, result.holes.mean()                               # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from easel.errors import InputError
+from easel.image import as_float_rgb
+from easel.scene3d.cameras import Camera, Intrinsics, invert_pose, unproject
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["auto", "numba", "torch"]
+
+DEFAULT_EDGE_THRESHOLD = 0.04
+"""Relative depth jump (``max/min - 1``) between neighbouring pixels that breaks the mesh."""
+SMALL_WORK = 200_000
+"""Vertices + output pixels below which the numba kernel runs on one thread."""
+FOOTPRINT_BIAS = 1e-3
+"""Footprints are drawn this much (relative depth) behind the mesh, so the mesh wins where both exist."""
+
+
+def check_depth(depth: ArrayLike, size: tuple[int, int] | None = None, name: str = "depth") -> NDArray[np.float32]:
+    """Validate a depth map: ``(H, W)``, finite, positive, not constant when ``size`` says so.
+
+    Args:
+        depth: ``(H, W)`` (or ``(H, W, 1)``) depth along the optical axis.
+        size: the expected ``(H, W)``; ``None`` skips the check.
+        name: how to call it in messages.
+
+    Returns:
+        ``(H, W)`` float32 depth.
+
+    Raises:
+        InputError: wrong shape or size, NaN/inf, values <= 0.
+
+    Example:
+        >>> check_depth(np.ones((2, 3))).dtype
+        dtype('float32')
+    """
+    z = np.asarray(depth)
+    if z.ndim == 3 and z.shape[2] == 1:
+        z = z[:, :, 0]
+    if z.ndim != 2:
+        raise InputError(f"{name} must be a 2-D (H, W) array; got shape {z.shape}")
+    if size is not None and z.shape != tuple(size):
+        raise InputError(
+            f"{name} is {z.shape[1]}x{z.shape[0]} but the image is {size[1]}x{size[0]}; "
+            "resize it to the image (easel.depth.read_depth does)"
+        )
+    z = z.astype(np.float32, copy=False)
+    if not np.isfinite(z).all():
+        raise InputError(f"{name} contains NaN or infinite values")
+    if float(z.min()) <= 0.0:
+        raise InputError(f"{name} must be > 0 everywhere (distance along the optical axis); min is {z.min():.4g}")
+    return np.ascontiguousarray(z)
+
+
+def break_mask(depth: NDArray[np.float32], valid: NDArray[np.bool_], edge_threshold: float) -> NDArray[np.uint8]:
+    """Which triangles of the pixel-centre grid survive: ``(H-1, W-1)`` uint8, bit k = triangle k.
+
+    Triangle 0 of a quad joins pixels (r, c), (r, c+1), (r+1, c); triangle 1
+    joins (r, c+1), (r+1, c+1), (r+1, c). An edge is broken when an end is
+    invalid or ``max(z) / min(z) > 1 + edge_threshold``.
+    """
+    lim = np.float32(1.0 + edge_threshold)
+
+    def joined(za: NDArray[np.float32], zb: NDArray[np.float32], va: NDArray[np.bool_], vb: NDArray[np.bool_]) -> NDArray[np.bool_]:
+        hi = np.maximum(za, zb)
+        lo = np.minimum(za, zb)
+        return va & vb & (hi <= lo * lim)
+
+    z_a, z_b, z_c, z_d = depth[:-1, :-1], depth[:-1, 1:], depth[1:, :-1], depth[1:, 1:]
+    v_a, v_b, v_c, v_d = valid[:-1, :-1], valid[:-1, 1:], valid[1:, :-1], valid[1:, 1:]
+    ab = joined(z_a, z_b, v_a, v_b)
+    ac = joined(z_a, z_c, v_a, v_c)
+    bc = joined(z_b, z_c, v_b, v_c)
+    bd = joined(z_b, z_d, v_b, v_d)
+    cd = joined(z_c, z_d, v_c, v_d)
+    tri0 = ab & ac & bc
+    tri1 = bd & cd & bc
+    return (tri0.astype(np.uint8) | (tri1.astype(np.uint8) << 1)).astype(np.uint8)
+
+
+def footprint_pixels(mask: NDArray[np.uint8], valid: NDArray[np.bool_]) -> NDArray[np.intp]:
+    """Flat indices of the valid pixels whose surroundings the mesh does not fully cover.
+
+    A pixel's square is covered by the mesh when the four quads around it
+    keep both triangles; border pixels never are.
+    """
+    height, width = valid.shape
+    full = np.zeros((height + 1, width + 1), dtype=bool)
+    full[1:-1, 1:-1] = mask == 3
+    covered = full[:-1, :-1] & full[:-1, 1:] & full[1:, :-1] & full[1:, 1:]
+    return np.flatnonzero(valid & ~covered)
+
+
+@dataclass
+class GridLayer:
+    """An RGB-D view as a mesh over its pixel centres, broken at depth discontinuities.
+
+    Attributes:
+        points: ``(H, W, 3)`` float32 world points of the pixel centres.
+        colors: ``(H, W, 3)`` float32 RGB in [0, 1].
+        mask: ``(H-1, W-1)`` uint8 triangle mask (see :func:`break_mask`).
+        footprints: ``(F,)`` flat indices of the pixels drawn as footprints.
+        corners: ``(F, 4, 3)`` float32 world points of those pixels' corners
+            (top-left, top-right, bottom-right, bottom-left) at their depth.
+        depth_scale: depth bias of the whole layer (fill layers use > 1 so
+            that the original surfaces win at equal depth).
+    """
+
+    points: NDArray[np.float32]
+    colors: NDArray[np.float32]
+    mask: NDArray[np.uint8]
+    footprints: NDArray[np.intp]
+    corners: NDArray[np.float32]
+    depth_scale: float = 1.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.points.shape[0], self.points.shape[1]
+
+    @classmethod
+    def from_rgbd(
+        cls,
+        image: ArrayLike,
+        depth: ArrayLike,
+        intrinsics: Intrinsics,
+        world_to_camera: ArrayLike | None = None,
+        valid: ArrayLike | None = None,
+        edge_threshold: float = DEFAULT_EDGE_THRESHOLD,
+        depth_scale: float = 1.0,
+    ) -> GridLayer:
+        """Build a layer from an image and its depth, seen by ``intrinsics`` at ``world_to_camera``.
+
+        Args:
+            image: ``(H, W, 3)`` float32 RGB in [0, 1] (uint8 accepted).
+            depth: ``(H, W)`` depth along the optical axis (> 0 where valid).
+            intrinsics: the camera of the view (its size must be ``W x H``).
+            world_to_camera: its pose (default identity: the input view).
+            valid: ``(H, W)`` bool, the pixels that exist (default all); the
+                layer keeps only their bounding box.
+            edge_threshold: relative depth jump that breaks the mesh
+                (``inf`` never breaks: the "rubber sheet" baseline).
+            depth_scale: depth bias of the layer (>= 1).
+
+        Example:
+            >>> cam = Intrinsics.from_focal(4, 3, 2.0)
+            >>> layer = GridLayer.from_rgbd(np.zeros((3, 4, 3)), np.ones((3, 4)), cam)
+            >>> layer.mask.shape, len(layer.footprints)
+            ((2, 3), 10)
+        """
+        rgb = as_float_rgb(image)
+        h, w = rgb.shape[:2]
+        vmask = np.ones((h, w), bool) if valid is None else np.asarray(valid, dtype=bool)
+        if vmask.shape != (h, w):
+            raise InputError(f"valid mask is {vmask.shape}, image is {(h, w)}")
+        z = np.asarray(depth, dtype=np.float32)
+        if z.shape != (h, w):
+            raise InputError(f"depth is {z.shape[1]}x{z.shape[0]} but the image is {w}x{h}")
+        if (intrinsics.height, intrinsics.width) != (h, w):
+            raise InputError(f"camera is {intrinsics.width}x{intrinsics.height}, image is {w}x{h}")
+        vmask = vmask & np.isfinite(z) & (z > 0)
+        if valid is not None and vmask.any() and not vmask.all():
+            # keep only the bounding box of the valid pixels (fill layers are sparse)
+            rows = np.flatnonzero(vmask.any(axis=1))
+            cols = np.flatnonzero(vmask.any(axis=0))
+            r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+            if (r1 - r0, c1 - c0) != (h, w):
+                rgb, z, vmask = rgb[r0:r1, c0:c1], z[r0:r1, c0:c1], vmask[r0:r1, c0:c1]
+                h, w = r1 - r0, c1 - c0
+                intrinsics = Intrinsics(
+                    intrinsics.fx, intrinsics.fy, intrinsics.cx - c0, intrinsics.cy - r0, w, h
+                )
+        z = np.where(vmask, z, np.float32(1.0)).astype(np.float32)
+        points = unproject(z, intrinsics, world_to_camera)
+        if h < 2 or w < 2:
+            mask = np.zeros((max(h - 1, 0), max(w - 1, 0)), np.uint8)
+        else:
+            mask = break_mask(z, vmask, edge_threshold)
+        fp = footprint_pixels(mask, vmask) if h >= 2 and w >= 2 else np.flatnonzero(vmask)
+        rows, cols = np.divmod(fp, w)
+        zf = z.reshape(-1)[fp].astype(np.float64)
+        cu = np.stack([cols, cols + 1, cols + 1, cols], axis=1).astype(np.float64)
+        cv = np.stack([rows, rows, rows + 1, rows + 1], axis=1).astype(np.float64)
+        cam_pts = np.stack(
+            [
+                (cu - intrinsics.cx) / intrinsics.fx * zf[:, None],
+                (cv - intrinsics.cy) / intrinsics.fy * zf[:, None],
+                np.broadcast_to(zf[:, None], cu.shape),
+            ],
+            axis=-1,
+        )
+        if world_to_camera is not None:
+            c2w = invert_pose(world_to_camera)
+            cam_pts = cam_pts @ c2w[:3, :3].T + c2w[:3, 3]
+        return cls(
+            points=points,
+            colors=rgb,
+            mask=mask,
+            footprints=fp,
+            corners=np.ascontiguousarray(cam_pts, dtype=np.float32),
+            depth_scale=float(depth_scale),
+        )
+
+    def point_cloud(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """The valid points and their colours: ``(N, 3)`` and ``(N, 3)`` float32 (world frame)."""
+        h, w = self.shape
+        valid = np.zeros(h * w, bool)
+        if h >= 2 and w >= 2:
+            used = np.zeros((h, w), bool)
+            m = self.mask > 0
+            used[:-1, :-1] |= m
+            used[:-1, 1:] |= m
+            used[1:, :-1] |= m
+            used[1:, 1:] |= m
+            valid |= used.reshape(-1)
+        valid[self.footprints] = True
+        return self.points.reshape(-1, 3)[valid], self.colors.reshape(-1, 3)[valid]
+
+
+@dataclass
+class RenderResult:
+    """One rendered view.
+
+    Attributes:
+        image: ``(H, W, 3)`` float32 RGB in [0, 1]; holes are black.
+        depth: ``(H, W)`` float32 depth along the view's optical axis; ``inf`` in holes.
+        holes: ``(H, W)`` bool, pixels no surface covers (to be filled).
+    """
+
+    image: NDArray[np.float32]
+    depth: NDArray[np.float32]
+    holes: NDArray[np.bool_]
+
+
+@dataclass
+class _Packed:
+    verts: NDArray[np.float32]
+    colors: NDArray[np.float32]
+    grid_h: NDArray[np.int64]
+    grid_w: NDArray[np.int64]
+    grid_voff: NDArray[np.int64]
+    grid_moff: NDArray[np.int64]
+    grid_poff: NDArray[np.int64]
+    grid_zscale: NDArray[np.float32]
+    masks: NDArray[np.uint8]
+    fp_corners: NDArray[np.float32]
+    fp_vertex: NDArray[np.int64]
+    fp_zscale: NDArray[np.float32]
+    fp_offset: int
+
+
+def _pack(layers: Sequence[GridLayer]) -> _Packed:
+    if not layers:
+        raise InputError("nothing to render: no layers")
+    verts, colors, masks, corners, fpv, fpz = [], [], [], [], [], []
+    gh, gw, gvoff, gmoff, gpoff, gz = [], [], [], [], [], []
+    voff = moff = poff = 0
+    for layer in layers:
+        h, w = layer.shape
+        gh.append(h)
+        gw.append(w)
+        gvoff.append(voff)
+        gmoff.append(moff)
+        gpoff.append(poff)
+        gz.append(layer.depth_scale)
+        verts.append(layer.points.reshape(-1, 3))
+        colors.append(layer.colors.reshape(-1, 3))
+        masks.append(layer.mask.reshape(-1))
+        corners.append(layer.corners.reshape(-1, 4, 3))
+        fpv.append(layer.footprints.astype(np.int64) + voff)
+        fpz.append(np.full(len(layer.footprints), layer.depth_scale * (1.0 + FOOTPRINT_BIAS), np.float32))
+        voff += h * w
+        moff += layer.mask.size
+        poff += 2 * h * w
+    if poff + 2 * sum(len(f) for f in fpv) >= 2**31:
+        raise InputError("scene too large to render (more than 2^31 triangles)")
+    return _Packed(
+        verts=np.ascontiguousarray(np.concatenate(verts), dtype=np.float32),
+        colors=np.ascontiguousarray(np.concatenate(colors), dtype=np.float32),
+        grid_h=np.array(gh, np.int64),
+        grid_w=np.array(gw, np.int64),
+        grid_voff=np.array(gvoff, np.int64),
+        grid_moff=np.array(gmoff, np.int64),
+        grid_poff=np.array(gpoff, np.int64),
+        grid_zscale=np.array(gz, np.float32),
+        masks=np.ascontiguousarray(np.concatenate(masks)),
+        fp_corners=np.ascontiguousarray(np.concatenate(corners), dtype=np.float32),
+        fp_vertex=np.concatenate(fpv),
+        fp_zscale=np.concatenate(fpz),
+        fp_offset=poff,
+    )
+
+
+def resolve_backend(backend: Backend = "auto", device: str | None = None) -> Backend:
+    """``"auto"`` is numba on CPU and torch on CUDA/MPS."""
+    if backend != "auto":
+        if backend not in ("numba", "torch"):
+            raise InputError(f"unknown renderer backend {backend!r}; choose auto, numba or torch")
+        return backend
+    if device in (None, "cpu"):
+        return "numba"
+    if device == "auto":
+        from easel.devices import resolve_device
+
+        return "numba" if resolve_device("auto").type == "cpu" else "torch"
+    return "torch"
+
+
+class Renderer:
+    """Renders a list of :class:`GridLayer` from any camera, reusing its buffers.
+
+    Args:
+        layers: the scene (e.g. the input view, then fill layers).
+        backend: ``"numba"`` (CPU kernel), ``"torch"`` (reference, CPU or
+            CUDA) or ``"auto"`` (numba on CPU, torch elsewhere).
+        device: torch device for the torch backend (``"cpu"``, ``"cuda"``, ``"auto"``).
+        threads: numba threads (default: numba's setting).
+
+    Example:
+        >>> cam = Intrinsics.from_focal(8, 6, 4.0)
+        >>> layer = GridLayer.from_rgbd(np.full((6, 8, 3), 0.5), np.full((6, 8), 2.0), cam)
+        >>> out = Renderer([layer]).render(Camera(cam))
+        >>> float(abs(out.image - 0.5).max()) < 1e-5, bool(out.holes.any())
+        (True, False)
+    """
+
+    def __init__(
+        self,
+        layers: Sequence[GridLayer],
+        backend: Backend = "auto",
+        device: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.backend = resolve_backend(backend, device)
+        self.device = device
+        self.threads = threads
+        self.layers = list(layers)
+        self._packed = _pack(self.layers)
+        self._bufs: dict[str, NDArray[np.generic]] = {}
+        self._torch: _TorchScene | None = None
+
+    def add_layer(self, layer: GridLayer) -> None:
+        """Add a layer (e.g. a fill layer) to the scene."""
+        self.layers.append(layer)
+        self._packed = _pack(self.layers)
+        self._bufs.pop("vbuf", None)
+        self._torch = None
+
+    def _threads(self, height: int, width: int) -> int:
+        import numba
+
+        if self.threads:
+            return min(self.threads, numba.config.NUMBA_NUM_THREADS)
+        # small scenes: a parallel launch costs more than it saves
+        if len(self._packed.verts) + height * width < SMALL_WORK:
+            return 1
+        return int(numba.get_num_threads())
+
+    def _buffers(self, height: int, width: int, threads: int) -> dict[str, NDArray[np.generic]]:
+        b = self._bufs
+        n = len(self._packed.verts)
+        nf = len(self._packed.fp_corners)
+        if "vbuf" not in b or len(b["vbuf"]) != n or len(b["fbuf"]) != 4 * nf:
+            vbuf = np.zeros((n, 8), np.float32)
+            vbuf[:, 3:6] = self._packed.colors
+            b["vbuf"] = vbuf
+            b["fbuf"] = np.zeros((nf * 4, 4), np.float32)
+        if "zbuf" not in b or b["zbuf"].shape != (threads, height, width):
+            b["zbuf"] = np.empty((threads, height, width), np.float32)
+            b["ibuf"] = np.empty((threads, height, width), np.int32)
+        return b
+
+    def render(self, camera: Camera, out: RenderResult | None = None) -> RenderResult:
+        """Render the scene from ``camera``.
+
+        Args:
+            camera: intrinsics (output size) and world-to-camera pose.
+            out: a previous result of the same size whose arrays are reused.
+
+        Returns:
+            A :class:`RenderResult` (image, depth, holes).
+        """
+        if self.backend == "torch":
+            return self._render_torch(camera)
+        import numba
+
+        intr = camera.intrinsics
+        height, width = intr.height, intr.width
+        threads = self._threads(height, width)
+        previous = numba.get_num_threads()
+        numba.set_num_threads(threads)
+        try:
+            return self._render_numba(camera, threads, out)
+        finally:
+            numba.set_num_threads(previous)
+
+    def _render_numba(self, camera: Camera, threads: int, out: RenderResult | None) -> RenderResult:
+        from easel.scene3d import _kernels as kern
+
+        intr = camera.intrinsics
+        height, width = intr.height, intr.width
+        b = self._buffers(height, width, threads)
+        p = self._packed
+        pose = np.asarray(camera.world_to_camera, dtype=np.float64)
+        rot = np.ascontiguousarray(pose[:3, :3], dtype=np.float32)
+        trans = np.ascontiguousarray(pose[:3, 3], dtype=np.float32)
+        fx, fy, cx, cy = (np.float32(val) for val in (intr.fx, intr.fy, intr.cx, intr.cy))
+        kern.project_points(p.verts, rot, trans, fx, fy, cx, cy, b["vbuf"])
+        if len(p.fp_corners):
+            kern.project_points(p.fp_corners.reshape(-1, 3), rot, trans, fx, fy, cx, cy, b["fbuf"])
+        kern.raster(
+            b["vbuf"],
+            p.grid_h, p.grid_w, p.grid_voff, p.grid_moff, p.grid_poff, p.grid_zscale, p.masks,
+            b["fbuf"], p.fp_zscale, np.int64(p.fp_offset),
+            b["zbuf"], b["ibuf"],
+        )
+        if out is None or out.image.shape != (height, width, 3):
+            out = RenderResult(
+                image=np.empty((height, width, 3), np.float32),
+                depth=np.empty((height, width), np.float32),
+                holes=np.empty((height, width), bool),
+            )
+        kern.resolve(
+            b["vbuf"],
+            p.grid_h, p.grid_w, p.grid_voff, p.grid_poff, p.grid_zscale,
+            p.fp_vertex, p.fp_zscale, np.int64(p.fp_offset),
+            b["zbuf"], b["ibuf"],
+            out.image, out.depth, out.holes,
+        )
+        return out
+
+    def _render_torch(self, camera: Camera) -> RenderResult:
+        from easel.devices import resolve_device
+
+        if self._torch is None:
+            self._torch = _TorchScene(self._packed, resolve_device(self.device or "cpu"))
+        return self._torch.render(camera)
+
+
+class _TorchScene:
+    """The reference rasterizer: vectorized PyTorch, same semantics as the numba kernel."""
+
+    def __init__(self, packed: _Packed, device: torch.device) -> None:
+        import torch
+
+        self.device = device
+        self.p = packed
+        t = lambda a, dt=torch.float32: torch.as_tensor(np.ascontiguousarray(a), dtype=dt, device=device)  # noqa: E731
+        self.verts = t(packed.verts)
+        self.colors = t(packed.colors)
+        self.corners = t(packed.fp_corners.reshape(-1, 3))
+        tris, prims, zs = [], [], []
+        for g in range(len(packed.grid_h)):
+            h, w = int(packed.grid_h[g]), int(packed.grid_w[g])
+            m = packed.masks[packed.grid_moff[g] : packed.grid_moff[g] + (h - 1) * (w - 1)]
+            q = np.arange((h - 1) * (w - 1))
+            r, c = np.divmod(q, max(w - 1, 1))
+            ia = packed.grid_voff[g] + r * w + c
+            t0 = np.stack([ia, ia + 1, ia + w], 1)
+            t1 = np.stack([ia + 1, ia + w + 1, ia + w], 1)
+            for k, tri in ((0, t0), (1, t1)):
+                keep = (m >> k) & 1 == 1
+                tris.append(tri[keep])
+                prims.append(packed.grid_poff[g] + 2 * (r * w + c)[keep] + k)
+                zs.append(np.full(int(keep.sum()), packed.grid_zscale[g], np.float32))
+        self.mesh_tris = t(np.concatenate(tris).astype(np.int64), torch.long)
+        self.mesh_prims = t(np.concatenate(prims).astype(np.int64), torch.long)
+        self.mesh_zs = t(np.concatenate(zs))
+        nf = len(packed.fp_vertex)
+        f = np.arange(nf)
+        self.fp_tris = t(
+            np.concatenate([np.stack([4 * f, 4 * f + 1, 4 * f + 2], 1), np.stack([4 * f, 4 * f + 2, 4 * f + 3], 1)]),
+            torch.long,
+        )
+        self.fp_prims = t(np.concatenate([packed.fp_offset + 2 * f, packed.fp_offset + 2 * f + 1]), torch.long)
+        self.fp_zs = t(np.concatenate([packed.fp_zscale, packed.fp_zscale]))
+        self.fp_color_vertex = t(np.concatenate([packed.fp_vertex, packed.fp_vertex]), torch.long)
+
+    def _project(self, pts: torch.Tensor, camera: Camera) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        import torch
+
+        pose = torch.as_tensor(np.asarray(camera.world_to_camera, np.float32), device=self.device)
+        cam = pts @ pose[:3, :3].T + pose[:3, 3]
+        intr = camera.intrinsics
+        z = cam[:, 2]
+        front = z > 1e-6
+        iz = torch.where(front, 1.0 / torch.where(front, z, torch.ones_like(z)), torch.zeros_like(z))
+        u = torch.where(front, intr.fx * cam[:, 0] * iz + intr.cx, torch.zeros_like(z))
+        v = torch.where(front, intr.fy * cam[:, 1] * iz + intr.cy, torch.zeros_like(z))
+        return u, v, iz
+
+    def render(self, camera: Camera) -> RenderResult:
+        import torch
+
+        intr = camera.intrinsics
+        height, width = intr.height, intr.width
+        u, v, iz = self._project(self.verts, camera)
+        fu, fv, fiz = self._project(self.corners, camera)
+        su = torch.cat([u[self.mesh_tris], fu[self.fp_tris]])
+        sv = torch.cat([v[self.mesh_tris], fv[self.fp_tris]])
+        siz = torch.cat([iz[self.mesh_tris], fiz[self.fp_tris]])
+        prims = torch.cat([self.mesh_prims, self.fp_prims])
+        zscale = torch.cat([self.mesh_zs, self.fp_zs])
+        n_mesh = len(self.mesh_prims)
+
+        ok = (siz > 0).all(1)
+        umin, umax = su.min(1).values, su.max(1).values
+        vmin, vmax = sv.min(1).values, sv.max(1).values
+        ok &= (umax >= 0) & (vmax >= 0) & (umin <= width) & (vmin <= height)
+        x0 = torch.ceil(umin - 0.5).clamp(min=0)
+        x1 = torch.floor(umax - 0.5).clamp(max=width - 1)
+        y0 = torch.ceil(vmin - 0.5).clamp(min=0)
+        y1 = torch.floor(vmax - 0.5).clamp(max=height - 1)
+        u0, u1, u2 = su.unbind(1)
+        v0, v1, v2 = sv.unbind(1)
+        area = (u1 - u0) * (v2 - v0) - (v1 - v0) * (u2 - u0)
+        ok &= (x0 <= x1) & (y0 <= y1) & (area.abs() >= 1e-12)
+        idx = torch.nonzero(ok).squeeze(1)
+        bw = (x1[idx] - x0[idx] + 1).long()
+        bh = (y1[idx] - y0[idx] + 1).long()
+        counts = bw * bh
+        tri = torch.repeat_interleave(idx, counts)
+        starts = torch.cumsum(counts, 0) - counts
+        local = torch.arange(int(counts.sum()), device=self.device) - torch.repeat_interleave(starts, counts)
+        bw_rep = torch.repeat_interleave(bw, counts)
+        xs = x0[tri].long() + local % bw_rep
+        ys = y0[tri].long() + local // bw_rep
+        px = xs.float() + 0.5
+        py = ys.float() + 0.5
+        a0, a1, a2 = u0[tri], u1[tri], u2[tri]
+        c0, c1, c2 = v0[tri], v1[tri], v2[tri]
+        inv_area = 1.0 / area[tri]
+        b0 = ((a1 - px) * (c2 - py) - (c1 - py) * (a2 - px)) * inv_area
+        b1 = ((a2 - px) * (c0 - py) - (c2 - py) * (a0 - px)) * inv_area
+        b2 = ((a0 - px) * (c1 - py) - (c0 - py) * (a1 - px)) * inv_area
+        w = siz[tri]
+        izp = b0 * w[:, 0] + b1 * w[:, 1] + b2 * w[:, 2]
+        inside = (b0 >= -1e-4) & (b1 >= -1e-4) & (b2 >= -1e-4) & (izp > 0)
+        sel = torch.nonzero(inside).squeeze(1)
+        tri, xs, ys = tri[sel], xs[sel], ys[sel]
+        b0, b1, b2, izp = b0[sel], b1[sel], b2[sel], izp[sel]
+        z = zscale[tri] / izp
+        pix = ys * width + xs
+        key = (z.view(torch.int32).long() << 32) | prims[tri]
+        best = torch.full((height * width,), torch.iinfo(torch.long).max, dtype=torch.long, device=self.device)
+        best.scatter_reduce_(0, pix, key, reduce="amin")
+        win = key == best[pix]
+        tri, pix, z = tri[win], pix[win], z[win]
+        b0, b1, b2 = b0[win].clamp(min=0), b1[win].clamp(min=0), b2[win].clamp(min=0)
+        is_mesh = tri < n_mesh
+        rgb = torch.zeros((height * width, 3), device=self.device)
+        depth = torch.full((height * width,), float("inf"), device=self.device)
+        depth[pix] = z / zscale[tri]
+        # mesh triangles: perspective-correct barycentric colour
+        mt = tri[is_mesh]
+        vid = self.mesh_tris[mt]
+        wv = iz[vid]
+        bb = torch.stack([b0[is_mesh], b1[is_mesh], b2[is_mesh]], 1) * wv
+        total = bb.sum(1, keepdim=True)
+        bb = torch.where(total > 0, bb / total.clamp(min=1e-30), torch.tensor([1.0, 0.0, 0.0], device=self.device))
+        rgb[pix[is_mesh]] = (bb[:, :, None] * self.colors[vid]).sum(1)
+        ft = tri[~is_mesh] - n_mesh
+        rgb[pix[~is_mesh]] = self.colors[self.fp_color_vertex[ft]]
+        holes = best == torch.iinfo(torch.long).max
+        return RenderResult(
+            image=rgb.reshape(height, width, 3).cpu().numpy(),
+            depth=depth.reshape(height, width).cpu().numpy(),
+            holes=holes.reshape(height, width).cpu().numpy(),
+        )

@@ -1,0 +1,141 @@
+"""Losses of Gatys et al.'s style transfer: content, Gram-matrix style, total variation.
+
+All Gram matrices are computed in float32, also under bf16/fp16 autocast
+(half precision overflows on sums over many pixels). Grams are normalized by
+``C * H * W`` (``C * sum(mask)`` with a mask), so the style loss does not
+depend on the image size -- the property multiscale optimization relies on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Size-normalized Gram matrix of ``(N, C, H, W)`` features, in float32.
+
+    Args:
+        features: activations ``(N, C, H, W)``, any float dtype.
+        mask: optional ``(N, 1, H, W)`` or ``(1, 1, H, W)`` weights in [0, 1]; the
+            Gram is then taken over the masked pixels only.
+
+    Returns:
+        ``(N, C, C)`` float32: ``F Fᵀ / (C · H · W)`` (``C · Σ mask`` with a mask).
+
+    Example:
+        >>> gram_matrix(torch.ones(1, 2, 3, 3))
+        tensor([[[0.5000, 0.5000],
+                 [0.5000, 0.5000]]])
+    """
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    if mask is None:
+        denom = float(c * h * w)
+        with torch.autocast(device_type=flat.device.type, enabled=False):
+            return torch.bmm(flat, flat.transpose(1, 2)) / denom
+    m = mask.float().reshape(mask.shape[0], 1, h * w)
+    weighted = flat * m
+    denom_t = (m.sum(dim=2, keepdim=True) * c).clamp_min(1.0)
+    with torch.autocast(device_type=flat.device.type, enabled=False):
+        return torch.bmm(weighted, flat.transpose(1, 2)) / denom_t
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between activations (float32 scalar)."""
+    return F.mse_loss(features.float(), target.float())
+
+
+def style_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error between two Gram matrices (float32 scalar)."""
+    return F.mse_loss(gram.float(), target.float())
+
+
+def tv_loss(image: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference of neighbouring pixels of ``(N, 3, H, W)``."""
+    dx = image[:, :, :, 1:] - image[:, :, :, :-1]
+    dy = image[:, :, 1:, :] - image[:, :, :-1, :]
+    return dx.float().pow(2).mean() + dy.float().pow(2).mean()
+
+
+def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Area-resize an ``(N, 1, H, W)`` mask to a layer's ``(h, w)``."""
+    if tuple(mask.shape[-2:]) == tuple(size):
+        return mask
+    return F.adaptive_avg_pool2d(mask.float(), size)
+
+
+@dataclass
+class StyleTarget:
+    """A style's precomputed Gram matrices, its weight and optional region mask.
+
+    Attributes:
+        grams: layer name -> ``(1, C, C)`` float32 Gram of the style image.
+        weight: this style's weight wᵢ in ``β Σ wᵢ styleᵢ``.
+        mask: ``(1, 1, H, W)`` float32 in [0, 1] at the output's size, or ``None``.
+    """
+
+    grams: dict[str, torch.Tensor]
+    weight: float = 1.0
+    mask: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class LossTerms:
+    """The parts of one evaluation, each already weighted; ``total`` is their sum."""
+
+    total: torch.Tensor
+    content: torch.Tensor
+    style: torch.Tensor
+    tv: torch.Tensor
+    per_style: tuple[torch.Tensor, ...]
+
+
+def total_loss(
+    features: Mapping[str, torch.Tensor],
+    image: torch.Tensor | None,
+    content_targets: Mapping[str, torch.Tensor],
+    styles: Sequence[StyleTarget],
+    style_layers: Mapping[str, float],
+    content_weight: float,
+    style_weight: float,
+    tv_weight: float = 0.0,
+    content_mask: torch.Tensor | None = None,
+) -> LossTerms:
+    """``α·content + β·Σᵢ wᵢ·Σₗ λₗ·style(i, l) + γ·TV``.
+
+    Args:
+        features: the encoder's activations of the image being optimized.
+        image: the image itself (for TV; may be ``None`` when ``tv_weight`` is 0).
+        content_targets: layer -> activations of the content image.
+        styles: the style targets (Grams, weight wᵢ, optional mask).
+        style_layers: layer -> per-layer weight λₗ.
+        content_weight: α.
+        style_weight: β.
+        tv_weight: γ.
+        content_mask: unused placeholder for region-weighted content (``None``).
+    """
+    del content_mask
+    zero = torch.zeros((), device=next(iter(features.values())).device)
+    content = zero
+    for layer, target in content_targets.items():
+        content = content + content_loss(features[layer], target)
+    if content_targets:
+        content = content / len(content_targets)
+    per_style = []
+    for style_target in styles:
+        s = zero
+        for layer, lam in style_layers.items():
+            feats = features[layer]
+            mask = None
+            if style_target.mask is not None:
+                mask = resize_mask(style_target.mask, (int(feats.shape[-2]), int(feats.shape[-1])))
+            s = s + lam * style_loss(gram_matrix(feats, mask), style_target.grams[layer])
+        per_style.append(style_weight * style_target.weight * s)
+    style = torch.stack(per_style).sum() if per_style else zero
+    content = content_weight * content
+    tv = tv_weight * tv_loss(image) if tv_weight and image is not None else zero
+    return LossTerms(content + style + tv, content, style, tv, tuple(per_style))

@@ -1,0 +1,39 @@
+"""`easel --help` and `import easel` must stay fast: no torch, no model code at import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from easel.cli import command_modules, main
+
+
+def _modules_loaded_by(code: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", code + "\nimport sys\nprint('\\n'.join(sys.modules))"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    return set(out.split())
+
+
+def test_import_easel_does_not_load_torch() -> None:
+    loaded = _modules_loaded_by("import easel")
+    assert "torch" not in loaded and "cv2" not in loaded
+
+
+def test_building_the_cli_does_not_load_heavy_libraries() -> None:
+    loaded = _modules_loaded_by("from easel.cli import build_parser\nbuild_parser()")
+    heavy = {"torch", "transformers", "numba", "sklearn", "av"} & loaded
+    assert not heavy, f"command modules import {sorted(heavy)} at module level; import inside run()"
+
+
+def test_every_command_has_help_with_an_example(capsys) -> None:  # type: ignore[no-untyped-def]
+    for module in command_modules():
+        assert module.HELP and "example" in (module.EPILOG or "").lower(), module.NAME
+        assert main([module.NAME, "--help"]) == 0
+        assert "example" in capsys.readouterr().out.lower()
+
+
+def test_no_command_is_usage_error(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main([]) == 2
+    assert main(["no-such-command"]) == 2

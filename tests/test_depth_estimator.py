@@ -1,0 +1,283 @@
+"""The transformers backend, through the real loading path, with tiny random-initialized models."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from easel import weights
+from easel.depth import registry
+from easel.depth.estimator import DepthEstimator, Preprocess, clear_cache, estimate_depth, get_estimator
+from easel.depth.testing import TINY_CONFIG, save_tiny_depth_model
+from easel.errors import InputError, WeightsError
+
+transformers = pytest.importorskip("transformers")
+torch = pytest.importorskip("torch")
+
+
+def save_tiny_model(folder: Path, seed: int = 0) -> Path:
+    return save_tiny_depth_model(folder, seed=seed)
+
+
+@pytest.fixture(scope="module")
+def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "tiny-depth")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    clear_cache()
+    yield
+    clear_cache()
+
+
+def photo(height: int = 60, width: int = 80) -> np.ndarray:
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    img = np.stack([xx / width, yy / height, rng.random((height, width), dtype=np.float32)], axis=2)
+    img[15:40, 20:50] = (0.9, 0.1, 0.1)
+    return img.astype(np.float32)
+
+
+def test_estimate_depth_from_hf_folder(tiny_folder: Path):
+    img = photo()
+    depth = estimate_depth(img, weights=tiny_folder, device="cpu")
+    assert depth.shape == (60, 80) and depth.dtype == np.float32
+    assert np.isfinite(depth).all() and (depth > 0).all()
+    assert depth.min() == pytest.approx(1.0) and depth.max() == pytest.approx(10.0)
+    again = estimate_depth(img, weights=tiny_folder, device="cpu")
+    np.testing.assert_array_equal(depth, again)  # deterministic
+    ranged = estimate_depth(img, weights=tiny_folder, device="cpu", depth_range=(3.0, 7.0), refine=False)
+    assert ranged.min() == pytest.approx(3.0) and ranged.max() == pytest.approx(7.0)
+
+
+def test_predict_matches_a_direct_transformers_forward(tiny_folder: Path):
+    img = photo(45, 70)
+    est = DepthEstimator.load(weights=tiny_folder, device="cpu")
+    assert est.output == "disparity" and est.device.type == "cpu"
+    raw = est.predict(img)
+    model = transformers.AutoModelForDepthEstimation.from_pretrained(
+        tiny_folder, local_files_only=True
+    ).eval()
+    processor = transformers.AutoImageProcessor.from_pretrained(tiny_folder, local_files_only=True)
+    inputs = processor(images=(img * 255).round().astype(np.uint8), return_tensors="pt")
+    with torch.no_grad():
+        pred = model(**inputs).predicted_depth[:, None]
+    ref = torch.nn.functional.interpolate(pred, size=(45, 70), mode="bilinear", align_corners=False)[
+        0, 0
+    ].numpy()
+    np.testing.assert_allclose(raw, ref, rtol=1e-4, atol=1e-6 * float(np.abs(ref).max()))
+
+
+@pytest.mark.parametrize("shape", [(60, 80), (100, 37), (518, 700), (333, 333)])
+@pytest.mark.parametrize("keep_aspect", [True, False])
+def test_preprocessing_equals_the_hf_image_processor(shape, keep_aspect):
+    cfg = {**registry.DA_V2_PREPROCESS, "keep_aspect_ratio": keep_aspect}
+    ours = Preprocess.from_dict(cfg)
+    theirs = _hf_processor(cfg)
+    rng = np.random.default_rng(shape[0])
+    img8 = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    expected = theirs(images=img8, return_tensors="np")["pixel_values"]
+    got = ours(img8.astype(np.float32) / 255.0)
+    assert got.shape == expected.shape
+    assert got.shape[2] % 14 == 0 and got.shape[3] % 14 == 0
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def _hf_processor(cfg: dict) -> object:
+    from transformers.models.dpt.image_processing_pil_dpt import DPTImageProcessorPil
+
+    return DPTImageProcessorPil(**{k: v for k, v in cfg.items() if k != "image_processor_type"})
+
+
+def test_registered_folder_entry_in_the_cache(tiny_folder: Path, tmp_easel_home: Path):
+    files = tuple(
+        weights.WeightsFile(
+            f.name, f"https://example.invalid/tiny/{f.name}", weights.sha256_of(f), f.stat().st_size
+        )
+        for f in sorted(tiny_folder.iterdir())
+    )
+    entry = weights.WeightsEntry(
+        name="tiny-depth-test",
+        files=files,
+        licence="Apache-2.0",
+        used_by="tests",
+        description="tiny random Depth Anything",
+        fmt="hf-transformers",
+    )
+    weights.register(entry, replace=True)
+    try:
+        with pytest.raises(WeightsError, match="easel weights download tiny-depth-test"):
+            estimate_depth(photo(), model="tiny-depth-test", device="cpu")
+        shutil.copytree(tiny_folder, weights.entry_dir("tiny-depth-test"))
+        assert weights.verify("tiny-depth-test") == []
+        depth = estimate_depth(photo(), model="tiny-depth-test", device="cpu")
+        assert depth.shape == (60, 80) and (depth > 0).all()
+    finally:
+        weights.unregister("tiny-depth-test")
+
+
+def test_bare_safetensors_with_a_builtin_architecture(
+    tiny_folder: Path, tmp_easel_home: Path, monkeypatch: pytest.MonkeyPatch
+):
+    spec = registry.DepthModelSpec(
+        name="tiny-builtin",
+        repo="example/tiny",
+        revision="0" * 40,
+        licence="Apache-2.0",
+        description="tiny",
+        config=TINY_CONFIG,
+        sha256=weights.sha256_of(tiny_folder / "model.safetensors"),
+    )
+    monkeypatch.setitem(registry.MODELS, "tiny-builtin", spec)
+    entry = registry._entry(spec)
+    assert entry is not None and entry.files[0].url.endswith(f"/resolve/{'0' * 40}/model.safetensors")
+    weights.register(entry, replace=True)
+    try:
+        folder = weights.entry_dir("tiny-builtin")
+        folder.mkdir(parents=True)
+        shutil.copy(tiny_folder / "model.safetensors", folder / "model.safetensors")
+        from_cache = estimate_depth(photo(), model="tiny-builtin", device="cpu")
+        from_folder = estimate_depth(photo(), weights=tiny_folder, device="cpu")
+        np.testing.assert_allclose(from_cache, from_folder, rtol=1e-5)
+        from_file = estimate_depth(
+            photo(), model="tiny-builtin", weights=folder / "model.safetensors", device="cpu"
+        )
+        np.testing.assert_allclose(from_file, from_folder, rtol=1e-5)
+        # a checkpoint of another architecture does not fit
+        wider = {**TINY_CONFIG, "fusion_hidden_size": 24}
+        monkeypatch.setitem(
+            registry.MODELS,
+            "tiny-wider",
+            registry.DepthModelSpec(
+                name="tiny-wider",
+                repo="example/wider",
+                revision=None,
+                licence="MIT",
+                description="",
+                config=wider,
+            ),
+        )
+        with pytest.raises(WeightsError, match="do not fit"):
+            DepthEstimator.load("tiny-wider", weights=folder / "model.safetensors", device="cpu")
+    finally:
+        weights.unregister("tiny-builtin")
+
+
+def test_missing_default_weights_name_the_two_ways_out(tmp_easel_home: Path):
+    with pytest.raises(WeightsError) as info:
+        estimate_depth(photo(), device="cpu")
+    message = str(info.value)
+    assert "easel weights download depth-anything-v2-small" in message
+    assert "--weights PATH" in message
+    assert "https://huggingface.co/depth-anything/Depth-Anything-V2-Small-hf/resolve/" in message
+
+
+def test_models_without_a_verified_download_need_weights(tmp_easel_home: Path):
+    with pytest.raises(WeightsError, match="--weights PATH") as info:
+        estimate_depth(photo(), model="depth-anything-v2-base", device="cpu")
+    assert "CC-BY-NC-4.0" in str(info.value)
+
+
+def test_unknown_model_and_bad_options(tiny_folder: Path):
+    with pytest.raises(InputError, match="unknown depth model"):
+        estimate_depth(photo(), model="no-such-model", device="cpu")
+    with pytest.raises(InputError, match="precision"):
+        DepthEstimator.load(weights=tiny_folder, device="cpu", precision="int4")
+    with pytest.raises(InputError):
+        estimate_depth(photo(), weights=tiny_folder, device="cpu", depth_range=(5.0, 1.0))
+    with pytest.raises(InputError):
+        estimate_depth(np.full((8, 8, 3), 2.0, np.float32), weights=tiny_folder, device="cpu")
+
+
+def test_bad_weights_files(tmp_path: Path, tiny_folder: Path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(WeightsError, match="config.json"):
+        DepthEstimator.load(weights=tmp_path / "empty", device="cpu")
+    no_weights = tmp_path / "no-weights"
+    no_weights.mkdir()
+    shutil.copy(tiny_folder / "config.json", no_weights / "config.json")
+    with pytest.raises(WeightsError, match="model.safetensors"):
+        DepthEstimator.load(weights=no_weights, device="cpu")
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(tiny_folder, corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json")
+    with pytest.raises(WeightsError):
+        DepthEstimator.load(weights=corrupt, device="cpu")
+    bad_file = tmp_path / "model.safetensors"
+    bad_file.write_bytes(b"garbage bytes, not a safetensors file")
+    with pytest.raises(WeightsError, match="safetensors"):
+        DepthEstimator.load(weights=bad_file, device="cpu")
+    with pytest.raises(WeightsError, match="not found"):
+        DepthEstimator.load(weights=tmp_path / "nowhere", device="cpu")
+    pth = tmp_path / "model.pth"
+    pth.write_bytes(b"x")
+    with pytest.raises(WeightsError, match="folder or a .safetensors"):
+        DepthEstimator.load(weights=pth, device="cpu")
+
+
+def test_estimator_cache_and_progress(tiny_folder: Path):
+    a = get_estimator(weights=tiny_folder, device="cpu")
+    b = get_estimator(weights=tiny_folder, device="cpu")
+    assert a is b
+    stages = []
+    estimate_depth(photo(), weights=tiny_folder, device="cpu", progress=lambda u: stages.append(u.stage))
+    assert "depth network" in stages and "depth refine" in stages
+
+
+def test_bf16_autocast_smoke(tiny_folder: Path):
+    """bf16 on CPU runs and stays close to fp32 (a smoke check on the tiny model, not a quality claim)."""
+    img = photo()
+    fp32 = DepthEstimator.load(weights=tiny_folder, device="cpu", precision="fp32").predict(img)
+    bf16_est = DepthEstimator.load(weights=tiny_folder, device="cpu", precision="bf16")
+    assert bf16_est.autocast_dtype == torch.bfloat16
+    bf16 = bf16_est.predict(img)
+    assert bf16.dtype == np.float32 and bf16.shape == fp32.shape
+    assert np.corrcoef(fp32.ravel(), bf16.ravel())[0, 1] > 0.95
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(tiny_folder: Path):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    img = photo()
+    cpu = DepthEstimator.load(weights=tiny_folder, device="cpu").predict(img)
+    gpu = DepthEstimator.load(weights=tiny_folder, device="cuda").predict(img)
+    np.testing.assert_allclose(gpu, cpu, rtol=1e-3, atol=1e-3 * float(np.abs(cpu).max()))
+
+
+def test_registry_entries():
+    names = {e.name: e for e in registry.ENTRIES}
+    assert set(names) == {"depth-anything-v2-small"}
+    small = names["depth-anything-v2-small"]
+    assert small.licence == "Apache-2.0" and small.is_folder and small.fmt == "hf-transformers"
+    base = "https://huggingface.co/depth-anything/Depth-Anything-V2-Small-hf/resolve/"
+    rev = "5426e4f0f36572d16453bbda7a8389317b1bef99"
+    files = {f.filename: f for f in small.files}
+    assert set(files) == {"config.json", "model.safetensors", "preprocessor_config.json"}
+    for name, f in files.items():
+        assert f.url == f"{base}{rev}/{name}"
+    assert (
+        files["model.safetensors"].sha256
+        == "3152477ce0d8d6978d76b995120de97cb5b928701fd0f817769f59e249a16b70"
+    )
+    assert small.size == 99_173_660 + 950 + 775
+    assert weights.get_entry("depth-anything-v2-small") == small
+    for name in ("depth-anything-v2-base", "depth-anything-v2-large"):
+        assert registry.MODELS[name].licence == "CC-BY-NC-4.0"
+    for spec in registry.MODELS.values():
+        if spec.config is not None:
+            cfg = dict(spec.config)
+            transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)  # valid configs
+
+
+def test_cached_default_model_loads_from_its_folder(tiny_folder: Path, tmp_easel_home: Path):
+    """The default entry is a Hugging Face folder in the cache: resolve() returns it and it loads."""
+    shutil.copytree(tiny_folder, weights.entry_dir("depth-anything-v2-small"))
+    assert weights.is_present("depth-anything-v2-small")
+    assert weights.resolve("depth-anything-v2-small") == weights.entry_dir("depth-anything-v2-small")
+    depth = estimate_depth(photo(), device="cpu")
+    assert depth.shape == (60, 80) and (depth > 0).all()

@@ -1,0 +1,77 @@
+"""Small parts of easel.style: registry, option parsing, contact sheets, tiles, memory estimate."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from easel.style import StyleOptions
+from easel.style.grid import contact_sheet, list_images, pair_name
+from easel.style.tiling import feather, tile_starts
+from easel.style.transfer import estimate_memory, fit_size
+
+
+def test_registry_entries() -> None:
+    from easel import weights
+
+    caffe = weights.get_entry("vgg19-caffe")
+    tv = weights.get_entry("vgg19-torchvision")
+    assert caffe.files[0].filename == "vgg19-d01eb7cb.pth" and caffe.files[0].sha256 == "d01eb7cb"
+    assert tv.files[0].url.endswith("vgg19-dcbb9e9d.pth") and tv.licence == "BSD-3-Clause"
+    assert caffe.extra["preprocessing"] == "caffe" and tv.extra["preprocessing"] == "torchvision"
+
+
+def test_style_spec_parsing() -> None:
+    from easel.cli.stylize import _style_spec
+
+    assert _style_spec("a.jpg") == (Path("a.jpg"), 1.0)
+    assert _style_spec("b.jpg:0.45") == (Path("b.jpg"), 0.45)
+    assert _style_spec("dir/with:colon.jpg") == (Path("dir/with:colon.jpg"), 1.0)
+    with pytest.raises(argparse.ArgumentTypeError):
+        _style_spec("b.jpg:-1")
+
+
+def test_scales_coarse_to_fine() -> None:
+    assert StyleOptions(size=1024).scales((600, 800)) == [(192, 256), (384, 512), (768, 1024)]
+    assert StyleOptions(size=512, multiscale=False).scales((600, 800)) == [(384, 512)]
+    assert StyleOptions(size=300).scales((300, 300)) == [(300, 300)]
+    assert fit_size((100, 50), 64) == (64, 32)
+
+
+def test_tiles_cover_and_feather() -> None:
+    for length, tile, overlap in [(1000, 512, 64), (96, 48, 8), (40, 48, 8), (4096, 1024, 64)]:
+        starts = tile_starts(length, tile, overlap)
+        covered = np.zeros(length, bool)
+        for s in starts:
+            covered[s : s + min(tile, length)] = True
+        assert covered.all()
+        assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:], strict=False))
+    w = feather(8, 8, 4, top=True, left=False)
+    assert w.shape == (1, 1, 8, 8)
+    assert torch.all(w[0, 0, 4:, :] == 1) and w[0, 0, 0, 0] < 0.2
+
+
+def test_contact_sheet_layout(tmp_path: Path) -> None:
+    cells = [[np.zeros((10, 20, 3), np.float32), None], [np.ones((20, 10, 3), np.float32)] * 2]
+    sheet = contact_sheet(cells, ["r1", "r2"], ["c1", "c2"], cell_size=32, title="t")
+    assert sheet.dtype == np.float32 and sheet.ndim == 3
+    assert sheet.shape[0] > 2 * 32 and sheet.shape[1] > 2 * 32
+    assert 0.0 <= sheet.min() and sheet.max() <= 1.0
+    (tmp_path / "b.png").write_bytes(b"x")
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    (tmp_path / ".hidden.png").write_bytes(b"x")
+    (tmp_path / "notes.txt").write_bytes(b"x")
+    assert [p.name for p in list_images(tmp_path)] == ["a.jpg", "b.png"]
+    assert pair_name(Path("x/photo.jpg"), Path("y/starry.png")) == "photo__starry.png"
+
+
+def test_memory_estimate_grows_with_size() -> None:
+    opts = StyleOptions()
+    small = estimate_memory((512, 512), opts)
+    big = estimate_memory((2048, 2048), opts)
+    assert big > 4 * small
+    assert estimate_memory((1024, 1024), StyleOptions(precision="fp32")) > estimate_memory((1024, 1024), opts)
