@@ -64,7 +64,9 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="800x600 image instead of 4000x3000")
     parser.add_argument("-k", type=int, default=16, help="number of colours (default 16)")
     parser.add_argument("--seed", type=int, default=0)
@@ -109,14 +111,34 @@ def main(argv: list[str] | None = None) -> int:
     speedup = sk_s / easel_s
     ratio = easel_mse / sk_mse
     rows = [
-        {"method": "easel quantize_colors (rgb)", "seconds": easel_s, "speedup_vs_sklearn": speedup,
-         "mse": easel_mse, "mse_vs_sklearn": ratio},
-        {"method": "easel quantize_colors (lab)", "seconds": lab_s, "speedup_vs_sklearn": sk_s / lab_s,
-         "mse": lab_mse, "mse_vs_sklearn": lab_mse / sk_mse},
-        {"method": "sklearn KMeans(n_init=1), all pixels", "seconds": sk_s, "speedup_vs_sklearn": 1.0,
-         "mse": sk_mse, "mse_vs_sklearn": 1.0},
-        {"method": "Pillow quantize (median cut)", "seconds": pil_s, "speedup_vs_sklearn": sk_s / pil_s,
-         "mse": pil_mse, "mse_vs_sklearn": pil_mse / sk_mse},
+        {
+            "method": "easel quantize_colors (rgb)",
+            "seconds": easel_s,
+            "speedup_vs_sklearn": speedup,
+            "mse": easel_mse,
+            "mse_vs_sklearn": ratio,
+        },
+        {
+            "method": "easel quantize_colors (lab)",
+            "seconds": lab_s,
+            "speedup_vs_sklearn": sk_s / lab_s,
+            "mse": lab_mse,
+            "mse_vs_sklearn": lab_mse / sk_mse,
+        },
+        {
+            "method": "sklearn KMeans(n_init=1), all pixels",
+            "seconds": sk_s,
+            "speedup_vs_sklearn": 1.0,
+            "mse": sk_mse,
+            "mse_vs_sklearn": 1.0,
+        },
+        {
+            "method": "Pillow quantize (median cut)",
+            "seconds": pil_s,
+            "speedup_vs_sklearn": sk_s / pil_s,
+            "mse": pil_mse,
+            "mse_vs_sklearn": pil_mse / sk_mse,
+        },
     ]
     passed = speedup >= SPEED_TARGET and ratio <= MSE_TARGET
     table = (

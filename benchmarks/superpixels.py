@@ -39,7 +39,9 @@ SPEED_TARGET = 3.0
 TOLERANCE_PX = 2
 
 
-def voronoi_scene(height: int, width: int, n_regions: int = 300, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def voronoi_scene(
+    height: int, width: int, n_regions: int = 300, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """A textured ``(H, W, 3)`` float32 image and its ``(H, W)`` int32 ground-truth regions."""
     import cv2
     from scipy.spatial import cKDTree
@@ -100,7 +102,9 @@ def boundary_recall(labels: np.ndarray, gt: np.ndarray, tolerance: int = TOLERAN
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="800x600 image instead of 4000x3000")
     parser.add_argument("-n", "--n-segments", type=int, default=1000)
     parser.add_argument("--compactness", type=float, default=10.0)
@@ -174,8 +178,15 @@ def main(argv: list[str] | None = None) -> int:
         and easel_row["undersegmentation_error"] <= sk_row["undersegmentation_error"]
         and easel_row["boundary_recall"] >= sk_row["boundary_recall"]
     )
-    columns = ["method", "seconds", "speedup_vs_skimage", "photo_seconds", "segments",
-               "undersegmentation_error", "boundary_recall"]
+    columns = [
+        "method",
+        "seconds",
+        "speedup_vs_skimage",
+        "photo_seconds",
+        "segments",
+        "undersegmentation_error",
+        "boundary_recall",
+    ]
     table = (
         f"SLIC superpixels, n_segments={n_seg}, compactness={m:g}, {width}x{height} "
         f"({width * height / 1e6:.1f} MP); synthetic scene with {int(gt.max()) + 1} known regions, "

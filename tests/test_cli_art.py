@@ -63,8 +63,20 @@ def test_quantize_writes_output_and_record(quad_png: Path, tmp_path: Path) -> No
 
 def test_quantize_palette_swatch(photo_png: Path, tmp_path: Path) -> None:
     out, swatch = tmp_path / "poster.png", tmp_path / "palette.png"
-    args = ["quantize", str(photo_png), "-k", "6", "--space", "lab", "--dither", "-o", str(out),
-            "--palette", str(swatch), "-q"]
+    args = [
+        "quantize",
+        str(photo_png),
+        "-k",
+        "6",
+        "--space",
+        "lab",
+        "--dither",
+        "-o",
+        str(out),
+        "--palette",
+        str(swatch),
+        "-q",
+    ]
     assert main(args) == 0
     poster = pixels(out)
     assert np.unique(poster.reshape(-1, 3), axis=0).shape[0] <= 6
@@ -78,10 +90,15 @@ def test_quantize_palette_swatch(photo_png: Path, tmp_path: Path) -> None:
     out2 = tmp_path / "poster2.png"
     assert main(["quantize", str(photo_png), "-k", "6", "-o", str(out2), "--palette", str(swatch), "-q"]) == 2
     assert not out2.exists()
-    assert main(["quantize", str(photo_png), "-k", "6", "-o", str(out2), "--palette", str(swatch), "-q", "-y"]) == 0
+    assert (
+        main(["quantize", str(photo_png), "-k", "6", "-o", str(out2), "--palette", str(swatch), "-q", "-y"])
+        == 0
+    )
 
 
-def test_quantize_refuses_existing_output(quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quantize_refuses_existing_output(
+    quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out.png"
     out.write_bytes(b"keep me")
     assert main(["quantize", str(quad_png), "-k", "4", "-o", str(out)]) == 2
@@ -101,7 +118,10 @@ def test_quantize_refuses_output_equal_input(quad_png: Path, capsys: pytest.Capt
 def test_quantize_bad_suffix(quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["quantize", str(quad_png), "-o", str(tmp_path / "out.txt")]) == 2
     one_line_error(capsys, "unsupported output format")
-    assert main(["quantize", str(quad_png), "-o", str(tmp_path / "o.png"), "--palette", str(tmp_path / "p.gif")]) == 2
+    assert (
+        main(["quantize", str(quad_png), "-o", str(tmp_path / "o.png"), "--palette", str(tmp_path / "p.gif")])
+        == 2
+    )
     assert not (tmp_path / "o.png").exists()
 
 
@@ -118,7 +138,9 @@ def test_quantize_bad_k(quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert not (tmp_path / "o.png").exists()
 
 
-def test_quantize_palette_same_as_output(quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quantize_palette_same_as_output(
+    quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "o.png"
     assert main(["quantize", str(quad_png), "-k", "4", "-o", str(out), "--palette", str(out)]) == 2
     one_line_error(capsys, "--palette")
@@ -164,7 +186,18 @@ def test_superpixels_writes_output_and_record(quad_png: Path, tmp_path: Path) ->
 @pytest.mark.parametrize("flag", ["--boundaries", "--boundaries-only"])
 def test_superpixels_boundaries(photo_png: Path, tmp_path: Path, flag: str) -> None:
     out = tmp_path / "sp.png"
-    args = ["superpixels", str(photo_png), "-n", "50", flag, "--boundary-color", "#ff00ff", "-o", str(out), "-q"]
+    args = [
+        "superpixels",
+        str(photo_png),
+        "-n",
+        "50",
+        flag,
+        "--boundary-color",
+        "#ff00ff",
+        "-o",
+        str(out),
+        "-q",
+    ]
     assert main(args) == 0
     img = pixels(out).reshape(-1, 3)
     magenta = np.all(img == [255, 0, 255], axis=1).mean()
@@ -191,7 +224,9 @@ def test_superpixels_bad_inputs(quad_png: Path, tmp_path: Path, capsys: pytest.C
     assert not out.exists()
 
 
-def test_superpixels_refuses_existing_output(quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_superpixels_refuses_existing_output(
+    quad_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "sp.png"
     out.write_bytes(b"keep")
     assert main(["superpixels", str(quad_png), "-o", str(out)]) == 2
@@ -217,3 +252,10 @@ def test_demos(tmp_path: Path) -> None:
     assert len(gallery.entries) == 4
     for entry in gallery.entries:
         assert all(p.exists() for p in entry.outputs)
+
+
+def test_cli_spaces_match_library() -> None:
+    from easel.art.quantize import SPACES as LIB_SPACES
+    from easel.cli.quantize import SPACES as CLI_SPACES
+
+    assert tuple(CLI_SPACES) == tuple(LIB_SPACES)

@@ -47,7 +47,7 @@ def test_disparity_extremes_map_to_near_and_far():
 @given(ranges, st.floats(0.1, 50.0), st.floats(-5.0, 5.0), st.integers(0, 2**31 - 1))
 def test_disparity_to_depth_is_affine_invariant_and_ordered(depth_range, scale, shift, seed):
     rng = np.random.default_rng(seed)
-    disp = rng.random((6, 7)).astype(np.float32)
+    disp = rng.random((6, 7))  # float64: the affine map itself must not lose precision
     disp[0, 0], disp[0, 1] = 0.0, 1.0
     a = disparity_to_depth(disp, depth_range)
     b = disparity_to_depth(disp * scale + shift, depth_range)

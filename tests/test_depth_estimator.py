@@ -251,8 +251,13 @@ def test_cuda_matches_cpu(tiny_folder: Path):
 
 def test_registry_entries():
     names = {e.name: e for e in registry.ENTRIES}
-    assert set(names) == {"depth-anything-v2-small"}
+    assert set(names) == {"depth-anything-v2-small", "depth-anything-v2-base", "depth-anything-v2-large"}
+    # Base and Large are listed with their non-commercial licence but are not downloadable
+    # until a verified sha256 is recorded.
+    for name in ("depth-anything-v2-base", "depth-anything-v2-large"):
+        assert names[name].licence == "CC-BY-NC-4.0" and not names[name].verified
     small = names["depth-anything-v2-small"]
+    assert small.verified
     assert small.licence == "Apache-2.0" and small.is_folder and small.fmt == "hf-transformers"
     base = "https://huggingface.co/depth-anything/Depth-Anything-V2-Small-hf/resolve/"
     rev = "5426e4f0f36572d16453bbda7a8389317b1bef99"
@@ -281,3 +286,17 @@ def test_cached_default_model_loads_from_its_folder(tiny_folder: Path, tmp_easel
     assert weights.resolve("depth-anything-v2-small") == weights.entry_dir("depth-anything-v2-small")
     depth = estimate_depth(photo(), device="cpu")
     assert depth.shape == (60, 80) and (depth > 0).all()
+
+
+def test_a_checkpoint_missing_tensors_is_refused(tiny_folder: Path, tmp_path: Path):
+    """transformers would fill missing tensors randomly (and only log it); easel refuses the folder."""
+    from safetensors.torch import load_file, save_file
+
+    partial = tmp_path / "partial"
+    shutil.copytree(tiny_folder, partial)
+    state = load_file(str(partial / "model.safetensors"))
+    dropped = sorted(state)[0]
+    del state[dropped]
+    save_file(state, str(partial / "model.safetensors"), metadata={"format": "pt"})
+    with pytest.raises(WeightsError, match="missing"):
+        DepthEstimator.load(weights=partial, device="cpu")

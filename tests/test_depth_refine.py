@@ -85,7 +85,7 @@ def test_refine_checks_inputs():
 
 def test_default_radius():
     assert default_radius((768, 1024)) == 10
-    assert default_radius((20, 30)) == 2
+    assert default_radius((20, 30)) == 4
 
 
 def test_colorize_near_is_bright_and_warm():
@@ -97,3 +97,19 @@ def test_colorize_near_is_bright_and_warm():
     assert near.sum() > far.sum() + 1.5  # bright vs dark
     assert near[0] > near[2]  # warm: more red than blue
     assert colorize_depth(np.full((2, 2), 3.0)).shape == (2, 2, 3)  # constant: still a picture
+
+
+def test_refinement_on_a_textured_scene_with_simulated_network_blur():
+    """A cat photo in front of a brick wall; the 'network' sees it at half size, blurred, upsampled."""
+    from easel.cli.depth import synthetic_scene
+
+    rgb, depth = synthetic_scene(384, 512)
+    true = 1.0 / depth
+    small = cv2.GaussianBlur(cv2.resize(true, (256, 192), interpolation=cv2.INTER_AREA), (0, 0), 1.5)
+    net = cv2.resize(small, (512, 384), interpolation=cv2.INTER_LINEAR)
+    refined = refine_disparity(net, rgb, radius=10)
+    step = float(true.max() - true.min())
+    bad_before = int((np.abs(net - true) > 0.1 * step).sum())
+    bad_after = int((np.abs(refined - true) > 0.1 * step).sum())
+    assert bad_after < 0.4 * bad_before
+    assert np.abs(refined - true).mean() < 0.5 * np.abs(net - true).mean()

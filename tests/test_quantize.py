@@ -43,7 +43,12 @@ def test_four_quadrants_recover_colors_exactly(space: str) -> None:
     np.testing.assert_allclose(result.image, img, atol=2e-4 if space == "lab" else 1e-6)
     assert result.mse < 1e-7
     # each quadrant is one label, and the four labels differ
-    quads = [result.labels[:20, :30], result.labels[:20, 30:], result.labels[20:, :30], result.labels[20:, 30:]]
+    quads = [
+        result.labels[:20, :30],
+        result.labels[:20, 30:],
+        result.labels[20:, :30],
+        result.labels[20:, 30:],
+    ]
     assert all(np.unique(q).size == 1 for q in quads)
     assert len({int(q[0, 0]) for q in quads}) == 4
     assert result.counts.tolist() == [600, 600, 600, 600]
@@ -181,3 +186,28 @@ def test_to_hex_and_swatch() -> None:
     assert wrapped.shape == (96, 64, 3)
     with pytest.raises(InputError):
         palette_swatch(np.zeros((3, 4), np.float32))
+
+
+def test_close_colors_are_told_apart() -> None:
+    """Colours closer than the coarse histogram's cells (4/255) still get their own palette entry."""
+    img = np.full((10, 10, 3), 128 / 255, np.float32)
+    img[:, 5:] = 130 / 255
+    img[:3, :3] = 129 / 255
+    result = quantize_colors(img, n_colors=3)
+    np.testing.assert_allclose(np.sort(result.palette[:, 0]), np.array([128, 129, 130]) / 255, atol=1e-6)
+    np.testing.assert_allclose(result.image, img, atol=1e-6)
+
+
+def test_same_result_with_any_thread_count() -> None:
+    import numba
+
+    img = random_image(7, shape=(64, 96))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = quantize_colors(img, n_colors=6, seed=2)
+    finally:
+        numba.set_num_threads(before)
+    many = quantize_colors(img, n_colors=6, seed=2)
+    np.testing.assert_array_equal(one.labels, many.labels)
+    np.testing.assert_array_equal(one.palette, many.palette)

@@ -145,3 +145,31 @@ def test_cli_bad_inputs(tmp_path: Path, rgbd_files, capsys) -> None:  # type: ig
     assert code == 2
     assert "--zoom" in capsys.readouterr().err
     assert main(["kenburns", "--help"]) == 0
+
+
+def test_cli_lama_without_weights(tmp_path: Path, rgbd_files, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("EASEL_HOME", str(tmp_path / "home"))
+    image, depth = rgbd_files
+    code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--inpaint", "lama"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "easel weights download big-lama" in err and "--inpaint-weights" in err
+
+
+def test_fills_disocclusions_better_than_a_rubber_sheet() -> None:
+    from easel.scene3d.cameras import kenburns_path
+    from easel.scene3d.render import GridLayer, Renderer
+    from easel.scene3d.synthetic import disocclusion_mask
+
+    scene, cam = layered_scene(160, 120)
+    source = Camera(cam)
+    view = scene.render(source)
+    path = kenburns_path(cam, float(view.depth.min()), 1.3, (0.08, 0.03), num_frames=3, boomerang=False)
+    clip = kenburns(view.image, view.depth, path=path)
+    sheet = Renderer([GridLayer.from_rgbd(view.image, view.depth, cam, edge_threshold=np.inf)])
+    gt = scene.render(path[2]).image
+    mask = disocclusion_mask(scene, source, path[2], view.depth)
+    assert mask.sum() > 50
+    err_easel = float(((clip[2] - gt) ** 2)[mask].mean())
+    err_sheet = float(((sheet.render(path[2]).image - gt) ** 2)[mask].mean())
+    assert err_easel < 0.9 * err_sheet

@@ -176,3 +176,27 @@ def test_point_cloud_and_ply(tmp_path) -> None:  # type: ignore[no-untyped-def]
     back, c8 = read_ply(path)
     np.testing.assert_allclose(back[:, 2], -pts[:, 2])  # OpenGL axes
     assert c8.dtype == np.uint8 and len(c8) == len(pts)
+
+
+def test_lama_loading_path_with_a_tiny_torchscript_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import torch
+
+    class Tiny(torch.nn.Module):
+        def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return (image * (1 - mask) + 0.25 * mask) * 255.0  # the big-lama export returns 0..255
+
+    import warnings
+
+    path = tmp_path / "big-lama.pt"
+    with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format big-lama ships in
+        warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
+        torch.jit.script(Tiny()).save(str(path))
+    inpainter = get_inpainter("lama", weights=path, device="cpu")
+    assert inpainter.name == "lama"
+    image = np.full((13, 21, 3), 0.8, np.float32)  # odd sizes: padded to multiples of 8 and cropped back
+    mask = np.zeros((13, 21), bool)
+    mask[4:8, 5:9] = True
+    out = inpainter(image, mask)
+    assert out.shape == image.shape
+    np.testing.assert_allclose(out[mask], 0.25, atol=1e-6)
+    np.testing.assert_allclose(out[~mask], 0.8)

@@ -56,7 +56,9 @@ def test_coarse_to_fine_path_respects_borders(n_segments: int) -> None:
     regions[:101, 131:] = 1
     regions[101:, :131] = 2
     regions[101:, 131:] = 3
-    img = QUADRANT_COLORS[regions] + np.random.default_rng(4).normal(0, 0.02, (192, 256, 3)).astype(np.float32)
+    img = QUADRANT_COLORS[regions] + np.random.default_rng(4).normal(0, 0.02, (192, 256, 3)).astype(
+        np.float32
+    )
     img = np.clip(img, 0, 1)
     labels = slic_superpixels(img, n_segments=n_segments, compactness=10)
     assert abs(int(labels.max()) + 1 - n_segments) <= n_segments // 4 + 4
@@ -89,7 +91,9 @@ def test_mean_color_is_region_mean() -> None:
     assert out.shape == img.shape and out.dtype == np.float32
     for value in np.unique(labels):
         mask = labels == value
-        np.testing.assert_allclose(out[mask], np.broadcast_to(img[mask].mean(axis=0), out[mask].shape), atol=1e-5)
+        np.testing.assert_allclose(
+            out[mask], np.broadcast_to(img[mask].mean(axis=0), out[mask].shape), atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("shape", [(40, 70), (73, 31), (9, 9)])
@@ -209,3 +213,17 @@ def test_progress_reported() -> None:
     assert [u.step for u in updates] == [0, 1, 2, 3, 4]
     assert all(u.total == 4 for u in updates)
     assert updates[-1].metrics["segments"] >= 4
+
+
+def test_same_result_with_any_thread_count() -> None:
+    import numba
+    import skimage.data
+
+    photo = skimage.data.astronaut()[::2, ::2]
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = slic_superpixels(photo, n_segments=100)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(one, slic_superpixels(photo, n_segments=100))

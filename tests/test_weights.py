@@ -552,3 +552,26 @@ def test_cli_download_draws_a_progress_bar_when_asked(
     assert result.code == 0
     assert "test-cli-bar" in result.err  # the bar's label, on stderr
     assert result.out.strip().endswith("bar.pth")
+
+
+def test_unverified_entry_is_listed_but_never_downloaded(tmp_easel_home: Path) -> None:
+    from easel import weights
+    from easel.weights import WeightsEntry, WeightsFile
+
+    entry = WeightsEntry(
+        name="test-unverified",
+        files=(WeightsFile("model.bin", "http://127.0.0.1:9/model.bin", None, None),),
+        licence="CC-BY-NC-4.0",
+        used_by="tests",
+        description="an entry whose checksum nobody has verified",
+    )
+    weights.register(entry)
+    try:
+        assert not entry.verified
+        with pytest.raises(WeightsError, match="no verified sha256.*--weights PATH"):
+            weights.download("test-unverified")
+        with pytest.raises(WeightsError, match="CC-BY-NC-4.0"):
+            weights.resolve("test-unverified")
+        assert not (weights.entry_dir("test-unverified") / "model.bin.part").exists()
+    finally:
+        weights.unregister("test-unverified")

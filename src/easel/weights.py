@@ -56,19 +56,28 @@ class WeightsFile:
         url: where it is published.
         sha256: hex sha256 of the file, or a published prefix of it (at least
             8 hex digits, as in torchvision's ``vgg19-dcbb9e9d.pth`` names); the
-            download is checked against it.
+            download is checked against it. ``None`` when no checksum has been
+            verified: the entry is listed (with its licence) but ``download``
+            refuses it, and the user supplies the file with ``--weights``.
         size: size in bytes, when known (used for listing and resuming).
     """
 
     filename: str
     url: str
-    sha256: str
+    sha256: str | None
     size: int | None = None
 
     def __post_init__(self) -> None:
+        if self.sha256 is None:
+            return
         digest = self.sha256.lower()
         if len(digest) < 8 or any(c not in "0123456789abcdef" for c in digest):
             raise ValueError(f"{self.filename}: sha256 must be at least 8 hex digits")
+
+    @property
+    def verified(self) -> bool:
+        """Whether downloads of this file can be checked against a known sha256."""
+        return self.sha256 is not None
 
 
 @dataclass(frozen=True)
@@ -103,6 +112,11 @@ class WeightsEntry:
     @property
     def is_folder(self) -> bool:
         return len(self.files) > 1
+
+    @property
+    def verified(self) -> bool:
+        """Whether every file has a known sha256 (only verified entries are downloadable)."""
+        return all(f.verified for f in self.files)
 
 
 _REGISTRY: dict[str, WeightsEntry] = {}
@@ -190,6 +204,12 @@ def missing_message(name: str) -> str:
     """The offline error text: which file is missing and the two ways to supply it."""
     entry = get_entry(name)
     urls = " ".join(f.url for f in entry.files)
+    if not entry.verified:
+        return (
+            f"weights {name!r} are not in the cache ({local_path(name)}); no verified checksum is "
+            f"recorded for them, so fetch {urls} yourself (licence {entry.licence}) "
+            f"and pass the file with --weights PATH"
+        )
     return (
         f"weights {name!r} are not in the cache ({local_path(name)}); "
         f"get them with `easel weights download {name}` (downloads {urls}) "
@@ -230,7 +250,7 @@ def sha256_of(path: Path) -> str:
 
 def _check_digest(path: Path, wf: WeightsFile) -> None:
     actual = sha256_of(path)
-    if not actual.startswith(wf.sha256.lower()):
+    if wf.sha256 is None or not actual.startswith(wf.sha256.lower()):
         raise WeightsError(
             f"{wf.filename}: checksum mismatch for {wf.url} "
             f"(expected sha256 {wf.sha256}, got {actual}); the corrupt download was deleted"
@@ -336,6 +356,13 @@ def download(
         WeightsError: HTTP error, no network, interrupted transfer or bad checksum.
     """
     entry = get_entry(name)
+    unverified = [wf for wf in entry.files if not wf.verified]
+    if unverified:
+        wf = unverified[0]
+        raise WeightsError(
+            f"{name}: no verified sha256 is recorded for {wf.filename}, so easel will not download it; "
+            f"fetch {wf.url} yourself (licence {entry.licence}) and pass it with --weights PATH"
+        )
     folder = entry_dir(name)
     folder.mkdir(parents=True, exist_ok=True)
     for index, wf in enumerate(entry.files, start=1):
@@ -358,7 +385,7 @@ def verify(name: str) -> list[str]:
     bad = []
     for wf in entry.files:
         path = folder / wf.filename
-        if not path.is_file() or not sha256_of(path).startswith(wf.sha256.lower()):
+        if not path.is_file() or wf.sha256 is None or not sha256_of(path).startswith(wf.sha256.lower()):
             bad.append(wf.filename)
     return bad
 

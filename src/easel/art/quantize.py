@@ -2,10 +2,11 @@
 
 The K-means runs on a weighted histogram of the image's colours (the mean colour of
 each occupied cell of a 64x64x64 RGB grid, weighted by its pixel count), seeded by
-greedy k-means++ and refined by Lloyd iterations; a few Lloyd passes over every
-pixel then make the result a K-means solution of the full image, not of the
-histogram. Nearest-colour assignment and Floyd-Steinberg dithering are numba
-kernels. A 12-megapixel photo takes about a second on two cores.
+greedy k-means++ (three restarts) and refined by Lloyd iterations; Lloyd passes
+over every pixel (one, then the final assignment, after which each colour is
+the mean of its pixels) turn it into a K-means solution of the full image, not
+of the histogram. Nearest-colour assignment and Floyd-Steinberg dithering are
+numba kernels. A 12-megapixel photo takes about a second on two cores.
 """
 
 from __future__ import annotations
@@ -399,7 +400,7 @@ def quantize_colors(
     dither: bool = False,
     n_init: int = 3,
     max_iter: int = 100,
-    refine_passes: int = 2,
+    refine_passes: int = 1,
     progress: ProgressFn | None = None,
 ) -> QuantizeResult:
     """Reduce an image to ``n_colors`` colours with K-means.
@@ -416,7 +417,8 @@ def quantize_colors(
             (serpentine Floyd-Steinberg) instead of mapping it to the nearest colour.
         n_init: k-means++ restarts on the colour histogram; the best is kept.
         max_iter: Lloyd iterations per restart on the histogram.
-        refine_passes: Lloyd passes over every pixel after the histogram stage.
+        refine_passes: Lloyd passes over every pixel after the histogram stage
+            (the final assignment, with each colour set to its pixels' mean, adds one).
         progress: optional callback receiving :class:`easel.progress.ProgressUpdate`.
 
     Returns:
@@ -481,7 +483,7 @@ def quantize_colors(
 
     # Lloyd passes on every pixel: the histogram cells are 4/255 wide in RGB
     labels = np.empty(pixels.shape[0], np.int32)
-    n_chunks = 2 * numba.get_num_threads()
+    n_chunks = 16  # fixed (not the thread count), so sums and results do not depend on the machine
     for step in range(refine_passes):
         sums, cnt = _assign_accumulate(pixels, centers, labels, pixels, n_chunks)
         full = cnt > 0

@@ -319,7 +319,9 @@ def slic_superpixels(
         raise InputError(f"n_segments must be a whole number, got {n_segments!r}")
     if n_segments < 1:
         raise InputError(f"n_segments must be >= 1, got {n_segments}")
-    if not (isinstance(compactness, (int, float, np.number)) and math.isfinite(compactness) and compactness > 0):
+    if not (
+        isinstance(compactness, (int, float, np.number)) and math.isfinite(compactness) and compactness > 0
+    ):
         raise InputError(f"compactness must be a number > 0, got {compactness}")
     if num_steps < 1:
         raise InputError(f"num_steps must be >= 1, got {num_steps}")
@@ -336,8 +338,9 @@ def slic_superpixels(
     ny = max(1, min(height, int(round(height / step))))
     nx = max(1, min(width, int(round(width / step))))
     k = ny * nx
-    # per-chunk accumulators cost n_chunks * K * 48 bytes: stay under ~256 MB for huge K
-    n_chunks = max(1, min(height, 4 * numba.get_num_threads(), (256 << 20) // (48 * k)))
+    # rows are split into a fixed number of chunks (not the thread count), so the sums and
+    # labels do not depend on the machine; accumulators cost n_chunks * K * 48 bytes (<= 256 MB)
+    n_chunks = max(1, min(height, 32, (256 << 20) // (48 * k)))
 
     # Coarse to fine: with large superpixels the first iterations run at half
     # resolution (a quarter of the work), the last ones at full resolution.

@@ -145,7 +145,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--refine-radius",
         type=positive_int,
         metavar="PX",
-        help="refinement window radius (default 1%% of the long side)",
+        help="refinement window radius (default 1%% of the long side, at least 4)",
     )
     add_max_size(parser)
 

@@ -163,6 +163,14 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         shift = (args.shift_x or 0.0, args.shift_y or 0.0)
     if args.zoom < 1.0:
         raise InputError(f"--zoom must be at least 1 (the camera only moves forward); got {args.zoom}")
+    if args.inpaint == "lama" and args.inpaint_weights is None:
+        from easel.weights import is_present, local_path
+
+        if not is_present("big-lama"):
+            raise InputError(
+                f"--inpaint lama: weights 'big-lama' are not in the cache ({local_path('big-lama')}); get them "
+                "with `easel weights download big-lama` or pass a local copy with --inpaint-weights PATH"
+            )
 
     loaded = load_image(args.image, ctx, args.max_size)
     height, width = loaded.size
@@ -249,3 +257,21 @@ def demo(gallery: Gallery) -> None:
         outputs=[clip],
         note="Depth from the synthetic scene (exact); with depth weights installed, omit --depth to estimate it.",
     )
+    try:
+        from easel.depth.registry import DEFAULT_MODEL
+        from easel.weights import is_present
+
+        have_weights = is_present(DEFAULT_MODEL)
+    except (ImportError, InputError):
+        have_weights = False
+    if have_weights:
+        photo = gallery.sample("chelsea", max_size=384)
+        estimated = gallery.path("kenburns_chelsea.mp4")
+        gallery.run(
+            "3D Ken Burns",
+            "A photo with estimated depth, one way",
+            ["kenburns", str(photo), "-o", str(estimated), "--duration", "2", "--fps", "20", "--one-way"],
+            inputs=[photo],
+            outputs=[estimated],
+            note="Depth estimated by the default depth network.",
+        )

@@ -40,20 +40,24 @@ examples:
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from easel.art.quantize import SPACES
+SPACES = ("rgb", "lab")  # easel.art.quantize.SPACES; not imported here: it loads numba
 
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
     parser.add_argument(
-        "-k", "--colors", dest="n_colors", type=positive_int, default=16, metavar="K",
+        "-k",
+        "--colors",
+        dest="n_colors",
+        type=positive_int,
+        default=16,
+        metavar="K",
         help="number of colours (default 16)",
     )
     parser.add_argument(
         "--space", choices=SPACES, default="rgb", help="colour space K-means runs in (default rgb)"
     )
-    parser.add_argument(
-        "--dither", action="store_true", help="Floyd-Steinberg dithering against the palette"
-    )
+    parser.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering against the palette")
     parser.add_argument(
         "--palette",
         type=Path,

@@ -59,22 +59,31 @@ def _hex_color(text: str) -> tuple[float, float, float]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
     parser.add_argument(
-        "-n", "--segments", dest="n_segments", type=positive_int, default=500, metavar="N",
+        "-n",
+        "--segments",
+        dest="n_segments",
+        type=positive_int,
+        default=500,
+        metavar="N",
         help="approximate number of superpixels (default 500)",
     )
     parser.add_argument(
-        "--compactness", type=positive_float, default=10.0, metavar="M",
+        "--compactness",
+        type=positive_float,
+        default=10.0,
+        metavar="M",
         help="shape regularity vs colour fidelity, scikit-image's scale (default 10)",
     )
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--boundaries", action="store_true", help="draw the outlines over the mean-colour fill"
-    )
+    mode.add_argument("--boundaries", action="store_true", help="draw the outlines over the mean-colour fill")
     mode.add_argument(
         "--boundaries-only", action="store_true", help="draw the outlines over the original image, no fill"
     )
     parser.add_argument(
-        "--boundary-color", type=_hex_color, default=(1.0, 1.0, 0.0), metavar="HEX",
+        "--boundary-color",
+        type=_hex_color,
+        default=(1.0, 1.0, 0.0),
+        metavar="HEX",
         help="outline colour (default '#ffff00', yellow)",
     )
     add_max_size(parser)
@@ -88,9 +97,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     out = prepare_output(args.output, [args.image], args.overwrite, suffixes=WRITE_SUFFIXES)
     loaded = load_image(args.image, ctx, args.max_size)
     with ctx.timed("superpixels"):
-        labels = slic_superpixels(
-            loaded.rgb, args.n_segments, args.compactness, progress=ctx.progress
-        )
+        labels = slic_superpixels(loaded.rgb, args.n_segments, args.compactness, progress=ctx.progress)
     with ctx.timed("render"):
         if args.boundaries_only:
             image = mark_boundaries(loaded.rgb, labels, args.boundary_color)

@@ -114,6 +114,7 @@ def _listing() -> list[dict[str, Any]]:
                 "name": entry.name,
                 "present": present,
                 "partial": partial,
+                "verified": entry.verified,
                 "path": str(weights.local_path(entry.name)),
                 "size_bytes": entry.size,
                 "licence": entry.licence,
@@ -143,7 +144,9 @@ def _run_list(args: argparse.Namespace) -> int:
     rows = [
         [
             item["name"],
-            "present" if item["present"] else ("partial" if item["partial"] else "missing"),
+            "present"
+            if item["present"]
+            else ("partial" if item["partial"] else ("missing" if item["verified"] else "manual")),
             human_size(item["size_bytes"]),
             item["licence"],
             item["used_by"],
@@ -155,6 +158,11 @@ def _run_list(args: argparse.Namespace) -> int:
     print(f"\ncache: {weights.cache_dir()}")
     if missing:
         print("get a missing model with `easel weights download NAME` (or --all); partial downloads resume")
+    if any(not item["verified"] and not item["present"] for item in items):
+        print(
+            "manual: no verified checksum is recorded, so easel does not download it: fetch the file "
+            "from its URL (`easel weights list --json`) and pass it with --weights PATH"
+        )
     return 0
 
 
@@ -167,8 +175,10 @@ def _selected(args: argparse.Namespace, action: str) -> list[str]:
         for name in args.names:
             weights.get_entry(name)  # unknown names fail before any work
         return list(dict.fromkeys(args.names))
-    if args.all or action == "verify":
+    if action == "verify":
         return [entry.name for entry in weights.entries()]
+    if args.all:
+        return [entry.name for entry in weights.entries() if entry.verified]
     raise InputError(
         f"weights {action}: name the models to {action} (see `easel weights list`), or pass --all"
     )

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -79,7 +80,7 @@ def check_depth_range(
     return near, far
 
 
-def _as_2d(array: ArrayLike, name: str) -> NDArray[np.float32]:
+def _as_2d(array: ArrayLike, name: str, dtype: type[np.floating[Any]] = np.float32) -> NDArray[Any]:
     arr = np.asarray(array)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -91,10 +92,10 @@ def _as_2d(array: ArrayLike, name: str) -> NDArray[np.float32]:
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
         raise InputError(f"{name} must hold numbers; got dtype {arr.dtype}")
-    return arr.astype(np.float32, copy=False)
+    return arr.astype(dtype, copy=False)
 
 
-def _check_not_flat(values: NDArray[np.float32], name: str) -> tuple[float, float]:
+def _check_not_flat(values: NDArray[Any], name: str) -> tuple[float, float]:
     lo, hi = float(values.min()), float(values.max())
     if not (hi - lo) > _FLAT_RTOL * max(abs(hi), abs(lo)):
         raise InputError(
@@ -217,7 +218,7 @@ def disparity_to_depth(
         [[10.0, 1.0]]
     """
     near, far = check_depth_range(depth_range)
-    arr = _as_2d(disparity, name).astype(np.float64)
+    arr = _as_2d(disparity, name, np.float64)
     finite = np.isfinite(arr)
     if not finite.all():
         fraction = 1.0 - finite.mean()
@@ -227,7 +228,7 @@ def disparity_to_depth(
             "%s: %d NaN/infinite values were filled from their neighbours", name, int((~finite).sum())
         )
         arr = fill_invalid(arr.astype(np.float32), ~finite).astype(np.float64)
-    lo, hi = _check_not_flat(arr.astype(np.float32), name)
+    lo, hi = _check_not_flat(arr, name)
     t = (arr - lo) / (hi - lo)
     inv = 1.0 / far + np.clip(t, 0.0, 1.0) * (1.0 / near - 1.0 / far)
     return np.clip(1.0 / inv, near, far).astype(np.float32)

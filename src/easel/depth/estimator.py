@@ -353,8 +353,8 @@ def _from_pretrained(transformers: Any, folder: Path, label: Path | None = None)
 
     try:
         with _quiet_transformers():
-            return transformers.AutoModelForDepthEstimation.from_pretrained(
-                folder, local_files_only=True, use_safetensors=True
+            net, info = transformers.AutoModelForDepthEstimation.from_pretrained(
+                folder, local_files_only=True, use_safetensors=True, output_loading_info=True
             )
     except (OSError, ValueError, KeyError, RuntimeError, TypeError, SafetensorError) as exc:
         text = describe(exc)
@@ -364,6 +364,17 @@ def _from_pretrained(transformers: Any, folder: Path, label: Path | None = None)
                 "is it another model's checkpoint?"
             ) from None
         raise WeightsError(f"{label or folder}: cannot load the depth model ({text})") from None
+    # transformers only logs tensors it could not place and initializes them randomly: refuse instead.
+    missing = sorted(info.get("missing_keys") or ())
+    mismatched = list(info.get("mismatched_keys") or ())
+    if missing or mismatched:
+        names = ", ".join(str(k) for k in (missing + mismatched)[:3])
+        raise WeightsError(
+            f"{label or folder}: weights do not fit the model's architecture "
+            f"({len(missing)} missing and {len(mismatched)} mismatched tensors: {names}); "
+            "is it another model's checkpoint?"
+        )
+    return net
 
 
 def _load_safetensors(transformers: Any, spec: DepthModelSpec, path: Path) -> tuple[Any, Preprocess, str]:
@@ -389,22 +400,7 @@ def _load_safetensors(transformers: Any, spec: DepthModelSpec, path: Path) -> tu
 
             shutil.copyfile(path, link)
         net = _from_pretrained(transformers, folder, label=path)
-    _check_loaded(net, spec, path)
     return net.float(), Preprocess.from_dict(spec.preprocess), _output_kind(net.config, spec)
-
-
-def _check_loaded(net: Any, spec: DepthModelSpec, path: Path) -> None:
-    """Refuse a checkpoint whose tensors did not all find a place (transformers only logs it)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as fh:
-        stored = set(fh.keys())
-    expected = len(net.state_dict())
-    if len(stored) < expected:
-        raise WeightsError(
-            f"{path}: weights do not fit {spec.name} ({len(stored)} tensors in the file, "
-            f"{expected} in the model); is it another model's checkpoint?"
-        )
 
 
 def describe(exc: BaseException) -> str:

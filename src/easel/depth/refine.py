@@ -28,8 +28,12 @@ from easel.image import as_float_rgb, to_uint8
 
 
 def default_radius(shape: tuple[int, int]) -> int:
-    """The default window radius: 1 % of the long side, at least 2 pixels."""
-    return max(2, round(0.01 * max(shape)))
+    """The default window radius: 1 % of the long side, at least 4 pixels.
+
+    Depth Anything predicts at about 518 px, so its soft edges span a few
+    pixels at that scale and proportionally more on larger photos.
+    """
+    return max(4, round(0.01 * max(shape)))
 
 
 def refine_disparity(
@@ -45,7 +49,7 @@ def refine_disparity(
         image: ``(H, W, 3)`` RGB float in [0, 1] (or uint8), the same size.
         radius: window radius in pixels; edges blurred over more than about
             this many pixels are only partly restored. Default
-            :func:`default_radius` (1 % of the long side).
+            :func:`default_radius` (1 % of the long side, at least 4).
         sigma: colour similarity scale in 8-bit levels (larger = colour
             matters less).
 
@@ -96,7 +100,7 @@ def refine_depth(
     Args:
         depth: ``(H, W)`` depth, finite and > 0.
         image: ``(H, W, 3)`` RGB in [0, 1], the same size.
-        radius: window radius in pixels (default 1 % of the long side).
+        radius: window radius in pixels (default 1 % of the long side, at least 4).
         sigma: colour similarity scale in 8-bit levels.
 
     Returns:

@@ -23,10 +23,11 @@ Provenance of the pinned values:
   ``easel weights download`` refuse the file, never load a different one.
 - Depth-Anything-V2-Base-hf, CC-BY-NC-4.0, commit b1958afc87fb45a9e3746cb387596094de553ed8
   (``main``). The sha256 of its ``model.safetensors`` (390 MB) was not found:
-  no registry entry; pass a local copy with ``--weights``.
+  a registry entry that is listed with its licence but not downloadable by easel;
+  pass a local copy with ``--weights``.
 - Depth-Anything-V2-Large-hf, CC-BY-NC-4.0, commit 7581137eff8d4e94f6e796d3baea0e9fa79b22d2
   (as pinned by two independent public projects). sha256 of the 1.34 GB
-  ``model.safetensors`` not found: ``--weights`` only.
+  ``model.safetensors`` not found: listed, ``--weights`` only.
 - Intel/dpt-hybrid-midas (DPT/MiDaS 3.0 hybrid), Apache-2.0. Its ``model.safetensors``
   (sha256 9599793d...29c5, 490 MB) exists only on the ``refs/pr/5`` branch (commit
   c20e47f, full hash not found), and its BiT-hybrid configuration is not written
@@ -214,7 +215,9 @@ def _entry(spec: DepthModelSpec) -> WeightsEntry | None:
             WeightsFile(name, spec.file_url(name) or "", sha, size) for name, sha, size in spec.files
         )
         fmt = "hf-transformers"
-    elif spec.sha256 is not None:
+    elif spec.config is not None:
+        # Without a verified sha256 the entry is listed (name, licence, URL) but not
+        # downloadable: users fetch the file themselves and pass --weights.
         files = (WeightsFile("model.safetensors", spec.url or "", spec.sha256, spec.size),)
         fmt = "safetensors"
     else:
@@ -232,4 +235,4 @@ def _entry(spec: DepthModelSpec) -> WeightsEntry | None:
 
 
 ENTRIES: tuple[WeightsEntry, ...] = tuple(e for e in (_entry(s) for s in MODELS.values()) if e is not None)
-"""Weights-registry entries: the models whose pinned file and sha256 are verified."""
+"""Weights-registry entries: every model with a pinned revision (downloadable when its sha256 is verified)."""

@@ -271,6 +271,8 @@ def write_image(
     """
     out = Path(path)
     suffix = check_image_suffix(out)
+    if not out.resolve().parent.is_dir():
+        raise InputError(f"{out}: output folder {out.resolve().parent} does not exist")
     rgb = as_float_rgb(image, name="output image")
     if bit_depth not in (8, 16):
         raise InputError(f"bit depth must be 8 or 16, got {bit_depth}")

@@ -16,6 +16,14 @@ Semantics (shared with the torch reference in ``render.py``):
   lets the mesh win over footprints and fill layers at equal depth).
 * The visible primitive has the smallest ``(depth, id)``; pixels with none
   are holes. The reported depth is the winner's, without its depth scale.
+* Colour: mesh triangles interpolate their vertices' colours
+  perspective-correctly, with the barycentrics clamped to >= 0 and
+  renormalized; footprints are flat. Colour and depth are written with the
+  z-test, so nothing is recomputed afterwards.
+* Each thread draws its share of the primitives into its own buffers
+  (``zbuf/ibuf/rgb/dep[t]``); :func:`merge` keeps, per pixel, the winner over
+  threads. With one thread the buffers are the outputs and :func:`finish`
+  only marks the holes.
 """
 
 from __future__ import annotations
@@ -31,10 +39,10 @@ NEAR = np.float32(1e-6)
 
 # fast-math without "no NaNs / no infinities": the z-buffer is cleared to +inf
 # and compares against it; without reassociation results stay deterministic
-_JIT = {"cache": True, "nogil": True, "fastmath": {"contract", "arcp", "nsz", "afn"}}
+FASTMATH: set[str] = {"contract", "arcp", "nsz", "afn"}
 
 
-@numba.njit(parallel=True, **_JIT)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def project_points(pts, rot, trans, fx, fy, cx, cy, out):  # type: ignore[no-untyped-def]
     """Transform ``(N, 3)`` world points and project into ``out[:, 0:3] = (u, v, 1/z)``.
 
@@ -63,7 +71,7 @@ def project_points(pts, rot, trans, fx, fy, cx, cy, out):  # type: ignore[no-unt
             out[i, 2] = np.float32(0.0)
 
 
-@numba.njit(inline="always", **_JIT)
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
 def _bary(u0, v0, u1, v1, u2, v2, px, py, inv_area):  # type: ignore[no-untyped-def]
     b0 = ((u1 - px) * (v2 - py) - (v1 - py) * (u2 - px)) * inv_area
     b1 = ((u2 - px) * (v0 - py) - (v2 - py) * (u0 - px)) * inv_area
@@ -71,8 +79,23 @@ def _bary(u0, v0, u1, v1, u2, v2, px, py, inv_area):  # type: ignore[no-untyped-
     return b0, b1, b2
 
 
-@numba.njit(inline="always", **_JIT)
-def _raster_tri(u0, v0, w0, u1, v1, w1, u2, v2, w2, zscale, prim, zbuf, ibuf):  # type: ignore[no-untyped-def]
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+def _write(z, zdepth, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x):  # type: ignore[no-untyped-def]
+    zb = zbuf[y, x]
+    if z < zb or (z == zb and prim < ibuf[y, x]):
+        zbuf[y, x] = z
+        ibuf[y, x] = prim
+        dep[y, x] = zdepth
+        rgb[y, x, 0] = r
+        rgb[y, x, 1] = g
+        rgb[y, x, 2] = b
+
+
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+def _raster_flat(  # type: ignore[no-untyped-def]
+    u0, v0, w0, u1, v1, w1, u2, v2, w2, zscale, prim, r, g, b, zbuf, ibuf, rgb, dep
+):
+    """A flat-coloured triangle (footprints)."""
     if w0 <= 0.0 or w1 <= 0.0 or w2 <= 0.0:
         return
     height = zbuf.shape[0]
@@ -103,29 +126,41 @@ def _raster_tri(u0, v0, w0, u1, v1, w1, u2, v2, w2, zscale, prim, zbuf, ibuf):  
             izp = b0 * w0 + b1 * w1 + b2 * w2
             if izp <= 0.0:
                 continue
-            z = zscale / izp
-            zb = zbuf[y, x]
-            if z < zb or (z == zb and prim < ibuf[y, x]):
-                zbuf[y, x] = z
-                ibuf[y, x] = prim
+            zd = np.float32(1.0) / izp
+            _write(zscale * zd, zd, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x)
 
 
-@numba.njit(inline="always", **_JIT)
-def _frag(b0, b1, b2, w0, w1, w2, zscale, prim, zbuf, ibuf, y, x):  # type: ignore[no-untyped-def]
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+def _frag(  # type: ignore[no-untyped-def]
+    b0, b1, b2, vb_, i0, i1, i2, w0, w1, w2, zscale, prim, zbuf, ibuf, rgb, dep, y, x
+):
+    """One pixel of a smooth triangle with vertices ``i0, i1, i2``."""
     if b0 < -EPS or b1 < -EPS or b2 < -EPS:
         return
     izp = b0 * w0 + b1 * w1 + b2 * w2
     if izp <= 0.0:
         return
-    z = zscale / izp
+    zd = np.float32(1.0) / izp
+    z = zscale * zd
     zb = zbuf[y, x]
     if z < zb or (z == zb and prim < ibuf[y, x]):
+        c0 = max(b0, np.float32(0.0)) * w0
+        c1 = max(b1, np.float32(0.0)) * w1
+        c2 = max(b2, np.float32(0.0)) * w2
+        total = c0 + c1 + c2
+        if not total > 0.0:
+            c0 = np.float32(1.0)
+            total = np.float32(1.0)
+        s = np.float32(1.0) / total
         zbuf[y, x] = z
         ibuf[y, x] = prim
+        dep[y, x] = zd
+        for ch in range(3):
+            rgb[y, x, ch] = (c0 * vb_[i0, 3 + ch] + c1 * vb_[i1, 3 + ch] + c2 * vb_[i2, 3 + ch]) * s
 
 
-@numba.njit(inline="always", **_JIT)
-def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf):  # type: ignore[no-untyped-def]
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf, rgb, dep):  # type: ignore[no-untyped-def]
     """Both triangles of the quad whose top-left vertex is ``ia`` (mask bits ``m``)."""
     ib = ia + 1
     ic = ia + w
@@ -169,29 +204,35 @@ def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf):  # type: ignore[no-un
         t1 = False
     inv0 = np.float32(1.0) / area0 if t0 else np.float32(0.0)
     inv1 = np.float32(1.0) / area1 if t1 else np.float32(0.0)
+    # a convex quad: a pixel clearly on a's side of the diagonal b-c is outside triangle 1
+    split = t0 and t1 and ((area0 > 0.0) == (area1 > 0.0))
     for y in range(y0, y1 + 1):
         py = np.float32(y) + np.float32(0.5)
         for x in range(x0, x1 + 1):
             px = np.float32(x) + np.float32(0.5)
+            test1 = t1
             if t0:
                 b0, b1, b2 = _bary(ua, va, ub, vb, uc, vc, px, py, inv0)
-                _frag(b0, b1, b2, wa, wb, wc, zscale, prim, zbuf, ibuf, y, x)
-            if t1:
+                _frag(b0, b1, b2, vb_, ia, ib, ic, wa, wb, wc, zscale, prim, zbuf, ibuf, rgb, dep, y, x)
+                if split and b0 > EPS:
+                    test1 = False
+            if test1:
                 b0, b1, b2 = _bary(ub, vb, ud, vd, uc, vc, px, py, inv1)
-                _frag(b0, b1, b2, wb, wd, wc, zscale, prim + 1, zbuf, ibuf, y, x)
+                _frag(b0, b1, b2, vb_, ib, id_, ic, wb, wd, wc, zscale, prim + 1, zbuf, ibuf, rgb, dep, y, x)
 
 
-@numba.njit(parallel=True, **_JIT)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
 def raster(  # type: ignore[no-untyped-def]
     vbuf,
     grid_h, grid_w, grid_voff, grid_moff, grid_poff, grid_zscale, masks,
-    fbuf, fp_zscale, fp_offset,
-    zbuf, ibuf,
+    fbuf, fcol, fp_zscale, fp_offset,
+    zbuf, ibuf, rgb, dep,
 ):
-    """Rasterize every grid layer and footprint into per-thread buffers ``zbuf/ibuf[t]``.
+    """Rasterize every grid layer and footprint into per-thread buffers ``[t]``.
 
-    ``vbuf[i, 0:3]`` holds the projected ``(u, v, 1/z)`` of vertex ``i``,
-    ``fbuf[4f + k, 0:3]`` those of corner ``k`` of footprint ``f``.
+    ``vbuf[i]`` holds the projected ``(u, v, 1/z)`` and the colour ``(r, g, b)``
+    of vertex ``i``; ``fbuf[4f + k, 0:3]`` the projected corner ``k`` of
+    footprint ``f`` and ``fcol[f]`` its colour.
     """
     nthreads = zbuf.shape[0]
     ngrids = grid_h.shape[0]
@@ -199,7 +240,9 @@ def raster(  # type: ignore[no-untyped-def]
     for t in prange(nthreads):
         zb = zbuf[t]
         ib = ibuf[t]
-        zb[:, :] = np.inf  # ibuf is only read where zbuf is finite
+        cb = rgb[t]
+        db = dep[t]
+        zb[:, :] = np.inf  # the other buffers are only read where zbuf is finite
         for g in range(ngrids):
             h = grid_h[g]
             w = grid_w[g]
@@ -218,89 +261,67 @@ def raster(  # type: ignore[no-untyped-def]
                     m = masks[mrow + c]
                     if m == 0:
                         continue
-                    _raster_quad(vbuf, vrow + c, w, m, zs, prow + 2 * c, zb, ib)
+                    _raster_quad(vbuf, vrow + c, w, m, zs, prow + 2 * c, zb, ib, cb, db)
         f0 = nfp * t // nthreads
         f1 = nfp * (t + 1) // nthreads
         for f in range(f0, f1):
             zs = fp_zscale[f]
             prim = fp_offset + 2 * f
             c = 4 * f
-            _raster_tri(
+            cr, cg, cbl = fcol[f, 0], fcol[f, 1], fcol[f, 2]
+            _raster_flat(
                 fbuf[c, 0], fbuf[c, 1], fbuf[c, 2], fbuf[c + 1, 0], fbuf[c + 1, 1], fbuf[c + 1, 2],
-                fbuf[c + 2, 0], fbuf[c + 2, 1], fbuf[c + 2, 2], zs, prim, zb, ib,
+                fbuf[c + 2, 0], fbuf[c + 2, 1], fbuf[c + 2, 2], zs, prim, cr, cg, cbl, zb, ib, cb, db,
             )
-            _raster_tri(
+            _raster_flat(
                 fbuf[c, 0], fbuf[c, 1], fbuf[c, 2], fbuf[c + 2, 0], fbuf[c + 2, 1], fbuf[c + 2, 2],
-                fbuf[c + 3, 0], fbuf[c + 3, 1], fbuf[c + 3, 2], zs, prim + 1, zb, ib,
+                fbuf[c + 3, 0], fbuf[c + 3, 1], fbuf[c + 3, 2], zs, prim + 1, cr, cg, cbl, zb, ib, cb, db,
             )
 
 
-@numba.njit(parallel=True, **_JIT)
-def resolve(  # type: ignore[no-untyped-def]
-    vbuf,
-    grid_h, grid_w, grid_voff, grid_poff, grid_zscale,
-    fp_vertex, fp_zscale, fp_offset,
-    zbuf, ibuf,
-    out_rgb, out_depth, out_holes,
-):
-    """Merge the per-thread buffers (smallest (depth, id) wins) and shade each pixel."""
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+def merge(zbuf, ibuf, rgb, dep, out_rgb, out_depth, out_holes):  # type: ignore[no-untyped-def]
+    """Per pixel, the thread buffer with the smallest ``(depth, id)``; holes where none."""
     nthreads = zbuf.shape[0]
     height = zbuf.shape[1]
     width = zbuf.shape[2]
-    ngrids = grid_h.shape[0]
     for y in prange(height):
-        py = np.float32(y) + np.float32(0.5)
         for x in range(width):
-            z = zbuf[0, y, x]
-            prim = ibuf[0, y, x] if z < np.inf else -1
-            for t in range(1, nthreads):
+            best = -1
+            z = np.inf
+            prim = 0
+            for t in range(nthreads):
                 z2 = zbuf[t, y, x]
                 if z2 < np.inf:
                     p2 = ibuf[t, y, x]
-                    if prim < 0 or z2 < z or (z2 == z and p2 < prim):
+                    if best < 0 or z2 < z or (z2 == z and p2 < prim):
+                        best = t
                         z = z2
                         prim = p2
-            out_holes[y, x] = prim < 0
-            if prim < 0:
+            out_holes[y, x] = best < 0
+            if best < 0:
                 out_depth[y, x] = np.inf
                 out_rgb[y, x, 0] = 0.0
                 out_rgb[y, x, 1] = 0.0
                 out_rgb[y, x, 2] = 0.0
-                continue
-            if prim >= fp_offset:
-                f = (prim - fp_offset) >> 1
-                out_depth[y, x] = z / fp_zscale[f]
-                vi = fp_vertex[f]
-                out_rgb[y, x, 0] = vbuf[vi, 3]
-                out_rgb[y, x, 1] = vbuf[vi, 4]
-                out_rgb[y, x, 2] = vbuf[vi, 5]
-                continue
-            g = ngrids - 1
-            while grid_poff[g] > prim:
-                g -= 1
-            out_depth[y, x] = z / grid_zscale[g]
-            w = grid_w[g]
-            local = prim - grid_poff[g]
-            ia = grid_voff[g] + (local >> 1)
-            if (local & 1) == 0:
-                i0 = ia
-                i1 = ia + 1
-                i2 = ia + w
             else:
-                i0 = ia + 1
-                i1 = ia + w + 1
-                i2 = ia + w
-            px = np.float32(x) + np.float32(0.5)
-            u0, v0, u1, v1, u2, v2 = vbuf[i0, 0], vbuf[i0, 1], vbuf[i1, 0], vbuf[i1, 1], vbuf[i2, 0], vbuf[i2, 1]
-            area = (u1 - u0) * (v2 - v0) - (v1 - v0) * (u2 - u0)
-            b0, b1, b2 = _bary(u0, v0, u1, v1, u2, v2, px, py, np.float32(1.0) / area)
-            b0 = max(b0, np.float32(0.0)) * vbuf[i0, 2]
-            b1 = max(b1, np.float32(0.0)) * vbuf[i1, 2]
-            b2 = max(b2, np.float32(0.0)) * vbuf[i2, 2]
-            total = b0 + b1 + b2
-            if not total > 0.0:
-                b0 = np.float32(1.0)
-                total = np.float32(1.0)
-            s = np.float32(1.0) / total
-            for ch in range(3):
-                out_rgb[y, x, ch] = (b0 * vbuf[i0, 3 + ch] + b1 * vbuf[i1, 3 + ch] + b2 * vbuf[i2, 3 + ch]) * s
+                out_depth[y, x] = dep[best, y, x]
+                out_rgb[y, x, 0] = rgb[best, y, x, 0]
+                out_rgb[y, x, 1] = rgb[best, y, x, 1]
+                out_rgb[y, x, 2] = rgb[best, y, x, 2]
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+def finish(zbuf, out_rgb, out_depth, out_holes):  # type: ignore[no-untyped-def]
+    """One thread drew straight into the outputs: mark (and blank) the holes."""
+    height = zbuf.shape[1]
+    width = zbuf.shape[2]
+    for y in prange(height):
+        for x in range(width):
+            hole = not zbuf[0, y, x] < np.inf
+            out_holes[y, x] = hole
+            if hole:
+                out_depth[y, x] = np.inf
+                out_rgb[y, x, 0] = 0.0
+                out_rgb[y, x, 1] = 0.0
+                out_rgb[y, x, 2] = 0.0

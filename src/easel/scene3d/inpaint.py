@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
@@ -38,7 +39,8 @@ class Inpainter(Protocol):
     image whose unmasked pixels equal the input's.
     """
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def __call__(self, image: FloatImage, mask: NDArray[np.bool_]) -> FloatImage: ...
 
@@ -106,7 +108,9 @@ class LamaInpainter:
         WeightsError: the weights are not cached and no path was given.
     """
 
-    name = "lama"
+    @property
+    def name(self) -> str:
+        return "lama"
 
     def __init__(self, weights: str | os.PathLike[str] | None = None, device: str = "auto") -> None:
         import torch
@@ -117,7 +121,10 @@ class LamaInpainter:
         path = registry.resolve("big-lama", override=weights)
         self.device = resolve_device(device)
         try:
-            self.model: Any = torch.jit.load(str(path), map_location=self.device).eval()
+            with warnings.catch_warnings():
+                # big-lama ships as TorchScript, which torch marks deprecated
+                warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+                self.model: Any = torch.jit.load(str(path), map_location=self.device).eval()
         except (RuntimeError, ValueError) as exc:
             raise InputError(f"{path}: not a LaMa TorchScript file ({exc})") from None
 
@@ -155,7 +162,7 @@ def get_inpainter(
         'ns'
     """
     if method in ("telea", "ns"):
-        return OpenCVInpainter(method, radius)  # type: ignore[arg-type]
+        return OpenCVInpainter("telea" if method == "telea" else "ns", radius)
     if method == "lama":
         return LamaInpainter(weights, device)
     raise InputError(f"unknown inpainting method {method!r}; choose one of {', '.join(INPAINT_METHODS)}")

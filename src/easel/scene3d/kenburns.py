@@ -226,7 +226,7 @@ class KenBurnsClip(Sequence[FloatImage]):
         """Frame ``index`` as ``(H, W, 3)`` uint8 RGB (what video writers take), without float copies."""
         import cv2
 
-        views = [cv2.convertScaleAbs(self._view(cam), alpha=255.0) for cam in self.eye_cameras(index)]
+        views = [np.asarray(cv2.convertScaleAbs(self._view(cam), alpha=255.0), np.uint8) for cam in self.eye_cameras(index)]
         return views[0] if len(views) == 1 else np.concatenate(views, axis=1)
 
     def point_cloud(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -381,7 +381,7 @@ def kenburns(
 
     clip = KenBurnsClip(path, path.fps, z, intr, renderer, opts, shift=shift, layers=[layer])
     clip.stats["near_depth"] = near
-    extra = []
+    extra: list[NDArray[np.float64]] = []
     if opts.stereo:
         for i in (0, len(path) // 2, len(path) - 1):
             extra.extend(c.world_to_camera for c in clip.eye_cameras(i))

@@ -279,6 +279,7 @@ class _Packed:
     masks: NDArray[np.uint8]
     fp_corners: NDArray[np.float32]
     fp_vertex: NDArray[np.int64]
+    fp_colors: NDArray[np.float32]
     fp_zscale: NDArray[np.float32]
     fp_offset: int
 
@@ -308,9 +309,11 @@ def _pack(layers: Sequence[GridLayer]) -> _Packed:
         poff += 2 * h * w
     if poff + 2 * sum(len(f) for f in fpv) >= 2**31:
         raise InputError("scene too large to render (more than 2^31 triangles)")
+    all_colors = np.ascontiguousarray(np.concatenate(colors), dtype=np.float32)
+    fp_vertex = np.concatenate(fpv)
     return _Packed(
         verts=np.ascontiguousarray(np.concatenate(verts), dtype=np.float32),
-        colors=np.ascontiguousarray(np.concatenate(colors), dtype=np.float32),
+        colors=all_colors,
         grid_h=np.array(gh, np.int64),
         grid_w=np.array(gw, np.int64),
         grid_voff=np.array(gvoff, np.int64),
@@ -319,7 +322,8 @@ def _pack(layers: Sequence[GridLayer]) -> _Packed:
         grid_zscale=np.array(gz, np.float32),
         masks=np.ascontiguousarray(np.concatenate(masks)),
         fp_corners=np.ascontiguousarray(np.concatenate(corners), dtype=np.float32),
-        fp_vertex=np.concatenate(fpv),
+        fp_vertex=fp_vertex,
+        fp_colors=np.ascontiguousarray(all_colors[fp_vertex]),
         fp_zscale=np.concatenate(fpz),
         fp_offset=poff,
     )
@@ -384,7 +388,7 @@ class Renderer:
         import numba
 
         if self.threads:
-            return min(self.threads, numba.config.NUMBA_NUM_THREADS)
+            return min(self.threads, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
         # small scenes: a parallel launch costs more than it saves
         if len(self._packed.verts) + height * width < SMALL_WORK:
             return 1
@@ -399,9 +403,14 @@ class Renderer:
             vbuf[:, 3:6] = self._packed.colors
             b["vbuf"] = vbuf
             b["fbuf"] = np.zeros((nf * 4, 4), np.float32)
-        if "zbuf" not in b or b["zbuf"].shape != (threads, height, width):
+        if threads > 1 and ("zbuf" not in b or b["zbuf"].shape != (threads, height, width)):
             b["zbuf"] = np.empty((threads, height, width), np.float32)
             b["ibuf"] = np.empty((threads, height, width), np.int32)
+            b["rgb"] = np.empty((threads, height, width, 3), np.float32)
+            b["dep"] = np.empty((threads, height, width), np.float32)
+        if threads == 1 and ("zbuf1" not in b or b["zbuf1"].shape != (1, height, width)):
+            b["zbuf1"] = np.empty((1, height, width), np.float32)
+            b["ibuf1"] = np.empty((1, height, width), np.int32)
         return b
 
     def render(self, camera: Camera, out: RenderResult | None = None) -> RenderResult:
@@ -409,7 +418,8 @@ class Renderer:
 
         Args:
             camera: intrinsics (output size) and world-to-camera pose.
-            out: a previous result of the same size whose arrays are reused.
+            out: a previous result of the same size whose arrays are reused
+                (overwritten).
 
         Returns:
             A :class:`RenderResult` (image, depth, holes).
@@ -442,25 +452,29 @@ class Renderer:
         kern.project_points(p.verts, rot, trans, fx, fy, cx, cy, b["vbuf"])
         if len(p.fp_corners):
             kern.project_points(p.fp_corners.reshape(-1, 3), rot, trans, fx, fy, cx, cy, b["fbuf"])
-        kern.raster(
-            b["vbuf"],
-            p.grid_h, p.grid_w, p.grid_voff, p.grid_moff, p.grid_poff, p.grid_zscale, p.masks,
-            b["fbuf"], p.fp_zscale, np.int64(p.fp_offset),
-            b["zbuf"], b["ibuf"],
-        )
         if out is None or out.image.shape != (height, width, 3):
             out = RenderResult(
                 image=np.empty((height, width, 3), np.float32),
                 depth=np.empty((height, width), np.float32),
                 holes=np.empty((height, width), bool),
             )
-        kern.resolve(
+        rgb: NDArray[np.generic]
+        dep: NDArray[np.generic]
+        if threads == 1:  # draw straight into the outputs
+            zbuf, ibuf = b["zbuf1"], b["ibuf1"]
+            rgb, dep = out.image[None], out.depth[None]
+        else:
+            zbuf, ibuf, rgb, dep = b["zbuf"], b["ibuf"], b["rgb"], b["dep"]
+        kern.raster(
             b["vbuf"],
-            p.grid_h, p.grid_w, p.grid_voff, p.grid_poff, p.grid_zscale,
-            p.fp_vertex, p.fp_zscale, np.int64(p.fp_offset),
-            b["zbuf"], b["ibuf"],
-            out.image, out.depth, out.holes,
+            p.grid_h, p.grid_w, p.grid_voff, p.grid_moff, p.grid_poff, p.grid_zscale, p.masks,
+            b["fbuf"], p.fp_colors, p.fp_zscale, np.int64(p.fp_offset),
+            zbuf, ibuf, rgb, dep,
         )
+        if threads == 1:
+            kern.finish(zbuf, out.image, out.depth, out.holes)
+        else:
+            kern.merge(zbuf, ibuf, rgb, dep, out.image, out.depth, out.holes)
         return out
 
     def _render_torch(self, camera: Camera) -> RenderResult:
