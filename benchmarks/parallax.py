@@ -89,17 +89,21 @@ def bench_renderer(quick: bool) -> list[dict[str, Any]]:
     view = scene.render(Camera(cam))
     layer = GridLayer.from_rgbd(view.image, view.depth, cam)
     path = kenburns_path(cam, float(view.depth.min()), 1.25, (0.06, 0.03), num_frames=60, output=cam.resized(out_w, out_h))
+    path = [path[i] for i in range(len(path))]
     rows = []
     threads = numba.get_num_threads()
-    for n_threads in sorted({threads, 1}, reverse=True):
+    for n_threads in [None, *sorted({threads, 1}, reverse=True)]:
         renderer = Renderer([layer], backend="numba", threads=n_threads)
         out = renderer.render(path[1])
+        for cam_i in path[:8] if n_threads is None else ():  # let "auto" settle on its thread count
+            out = renderer.render(cam_i, out)
         start, cpu = time.perf_counter(), time.process_time()
         for cam_i in path:
             out = renderer.render(cam_i, out)
         dt = (time.perf_counter() - start) / len(path)
         cpu_ms = (time.process_time() - cpu) / len(path) * 1000
-        rows.append({"renderer": f"numba, {n_threads} thread(s)", "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
+        label = "numba, auto threads" if n_threads is None else f"numba, {n_threads} thread(s)"
+        rows.append({"renderer": label, "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
                      "ms_per_frame": dt * 1000, "fps": 1 / dt, "cpu_ms_per_frame": cpu_ms})
     import torch
 

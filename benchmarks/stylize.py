@@ -147,10 +147,12 @@ print(json.dumps({"size": size, "status": r.status, "seconds": time.perf_counter
 
 def memory_run(path: Path, size: int, iterations: int, tile: int | None = None) -> dict[str, Any]:
     out = run_isolated(["-c", _MEMORY_CHILD, str(size), str(iterations), str(path), str(tile or "none")])
+    out["tile"] = tile
     from easel.style import StyleOptions
     from easel.style.transfer import estimate_memory
 
-    out["estimate_mib"] = estimate_memory((size, size), StyleOptions(size=size)) / 2**20
+    side = min(size, tile) if tile else size
+    out["estimate_mib"] = estimate_memory((side, side), StyleOptions(size=size)) / 2**20
     return out
 
 
@@ -167,12 +169,22 @@ def main() -> None:
     parser.add_argument(
         "--min-scale", type=int, default=None, help="easel's coarsest scale (default: StyleOptions' 256)"
     )
+    parser.add_argument("--lever-size", type=int, default=None, help="image size of the lever timings")
     parser.add_argument("--lever-repeats", type=int, default=3)
     parser.add_argument("--skip-levers", action="store_true")
+    parser.add_argument(
+        "--parts",
+        default="levers,runs,memory",
+        help="comma-separated parts to run: levers, runs, memory (results go to stylize-<parts>.json "
+        "unless all three run)",
+    )
     parser.add_argument(
         "--memory-sizes", type=str, default="1024", help="comma-separated sizes for peak memory"
     )
     parser.add_argument("--memory-iterations", type=int, default=3)
+    parser.add_argument(
+        "--memory-tile", type=int, default=None, help="tile size for memory runs larger than it (e.g. 1024)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -183,7 +195,12 @@ def main() -> None:
     content, style = images(args.size)
     print(f"weights: {weights_label}; size {args.size}; torch threads {torch.get_num_threads()}", flush=True)
 
-    levers = [] if args.skip_levers else lever_times(path, args.size, args.lever_repeats)
+    parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+    levers = (
+        []
+        if args.skip_levers or "levers" not in parts
+        else lever_times(path, args.lever_size or args.size, args.lever_repeats)
+    )
 
     reference = StyleOptions(
         size=args.size,
@@ -214,7 +231,7 @@ def main() -> None:
         runs.insert(1, ("reference: Gatys Adam, single scale, fp32", adam))
     rows: list[dict[str, Any]] = []
     evaluator = None
-    for label, opts in runs:
+    for label, opts in runs if "runs" in parts else []:
         print(f"running {label} ...", flush=True)
         out = run_method(label, opts, content, style)
         if evaluator is None:
@@ -235,17 +252,18 @@ def main() -> None:
             }
         )
         print(f"  {rows[-1]}", flush=True)
-    ref_row = rows[0]
     for row in rows:
+        ref_row = rows[0]
         row["time_vs_ref"] = row["wall_s"] / ref_row["wall_s"]
         row["cpu_vs_ref"] = row["cpu_s"] / ref_row["cpu_s"]
         row["loss_vs_ref"] = row["eval_total"] / ref_row["eval_total"]
 
     memory = []
-    for size in [int(s) for s in args.memory_sizes.split(",") if s.strip()]:
+    for size in [int(s) for s in args.memory_sizes.split(",") if s.strip() and "memory" in parts]:
         print(f"peak memory at {size} px ...", flush=True)
         try:
-            memory.append(memory_run(path, size, args.memory_iterations))
+            tile = args.memory_tile if args.memory_tile and size > args.memory_tile else None
+            memory.append(memory_run(path, size, args.memory_iterations, tile))
         except RuntimeError as exc:
             memory.append({"size": size, "error": str(exc)[-300:]})
         print(f"  {memory[-1]}", flush=True)
@@ -267,13 +285,14 @@ def main() -> None:
                 ],
             ),
             markdown_table(levers, ["lever", "size", "s_per_iter", "median_s"]) if levers else "",
-            markdown_table(memory, ["size", "status", "seconds", "peak_rss_mib", "estimate_mib"])
+            markdown_table(memory, ["size", "tile", "status", "seconds", "peak_rss_mib", "estimate_mib"])
             if memory
             else "",
         ]
     )
+    name = "stylize" if parts >= {"levers", "runs", "memory"} else "stylize-" + "-".join(sorted(parts))
     write_results(
-        "stylize",
+        name,
         {
             "config": vars(args),
             "weights": weights_label,

@@ -150,13 +150,18 @@ def test_quantize_keeps_alpha(tmp_path: Path) -> None:
     rgba = np.zeros((32, 32, 4), np.uint8)
     rgba[..., :3] = COLORS[np.arange(32)[:, None] * 0 + (np.arange(32)[None, :] // 8)]
     rgba[..., 3] = 255
-    rgba[:8, :8, 3] = 0
+    rgba[:8, :8] = 0  # transparent, hidden colour black
     src = tmp_path / "rgba.png"
     Image.fromarray(rgba, "RGBA").save(src)
     out = tmp_path / "o.png"
     assert main(["quantize", str(src), "-k", "4", "-o", str(out), "-q"]) == 0
     loaded = read_image(out)
     assert loaded.alpha is not None and loaded.alpha[0, 0] == 0 and loaded.alpha[20, 20] == 1
+    # the transparent corner's hidden black did not take a palette slot
+    record = json.loads((tmp_path / "o.png.json").read_text())
+    assert "#000000" not in record["palette"]
+    visible = loaded.rgb[loaded.alpha > 0]
+    np.testing.assert_allclose(visible, read_image(src).rgb[loaded.alpha > 0], atol=1e-6)
     jpg = tmp_path / "o.jpg"  # JPEG cannot carry alpha: written without it
     assert main(["quantize", str(src), "-k", "4", "-o", str(jpg), "-q"]) == 0
     with Image.open(jpg) as im:

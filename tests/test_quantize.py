@@ -201,7 +201,7 @@ def test_close_colors_are_told_apart() -> None:
 def test_same_result_with_any_thread_count() -> None:
     import numba
 
-    img = random_image(7, shape=(64, 96))
+    img = random_image(7, shape=(512, 520))  # large enough for the multi-threaded path
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)
@@ -211,3 +211,33 @@ def test_same_result_with_any_thread_count() -> None:
     many = quantize_colors(img, n_colors=6, seed=2)
     np.testing.assert_array_equal(one.labels, many.labels)
     np.testing.assert_array_equal(one.palette, many.palette)
+
+
+def test_mask_ignores_hidden_pixels() -> None:
+    img = quadrants()
+    img[:, :12] = 0.0  # e.g. the black RGB under transparent pixels
+    mask = np.ones(img.shape[:2], bool)
+    mask[:, :12] = False
+    result = quantize_colors(img, n_colors=4, mask=mask)
+    found = sorted(map(tuple, np.round(result.palette, 5).tolist()))
+    np.testing.assert_allclose(
+        np.array(found), np.array(sorted(map(tuple, np.round(QUADRANT_COLORS, 5).tolist())))
+    )
+    np.testing.assert_allclose(result.image[mask], img[mask], atol=1e-6)
+    assert result.mse < 1e-7  # measured on the mask
+    assert result.labels[:, :12].max() < 4  # hidden pixels are still mapped
+    # without the mask, black takes one of the four colours
+    plain = quantize_colors(img, n_colors=4)
+    assert np.min(np.abs(plain.palette).sum(axis=1)) < 1e-6
+
+
+def test_bad_mask() -> None:
+    img = quadrants()
+    with pytest.raises(InputError, match="mask"):
+        quantize_colors(img, n_colors=2, mask=np.ones((3, 3), bool))
+    with pytest.raises(InputError, match="no pixels"):
+        quantize_colors(img, n_colors=2, mask=np.zeros(img.shape[:2], bool))
+    with pytest.raises(InputError, match="masked part"):
+        only_two = np.zeros(img.shape[:2], bool)
+        only_two[:20] = True
+        quantize_colors(img, n_colors=3, mask=only_two)

@@ -200,3 +200,20 @@ def test_lama_loading_path_with_a_tiny_torchscript_model(tmp_path) -> None:  # t
     assert out.shape == image.shape
     np.testing.assert_allclose(out[mask], 0.25, atol=1e-6)
     np.testing.assert_allclose(out[~mask], 0.8)
+
+
+@pytest.mark.gpu
+def test_cuda_renderer_matches_numba() -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    scene, cam = layered_scene(96, 72)
+    view = scene.render(Camera(cam))
+    layer = GridLayer.from_rgbd(view.image, view.depth, cam)
+    target = Camera(cam, pose_from_center([0.2, -0.1, 0.5]))
+    a = Renderer([layer], backend="numba").render(target)
+    b = Renderer([layer], backend="torch", device="cuda").render(target)
+    assert (a.holes == b.holes).mean() > 0.998
+    both = ~a.holes & ~b.holes
+    assert (np.abs(a.image - b.image).max(-1)[both] < 1e-3).mean() > 0.998

@@ -31,7 +31,9 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _opts(weights: Path, **kw: object) -> StyleOptions:
-    base = dict(size=48, iterations=8, min_scale=32, weights=weights, precision="fp32", seed=0)
+    base = dict(
+        size=48, iterations=8, coarse_iterations=None, min_scale=32, weights=weights, precision="fp32", seed=0
+    )
     base.update(kw)
     return StyleOptions(**base)  # type: ignore[arg-type]
 

@@ -19,6 +19,7 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from easel.art import threads_for
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
 from easel.progress import ProgressFn, report
@@ -401,6 +402,7 @@ def quantize_colors(
     n_init: int = 3,
     max_iter: int = 100,
     refine_passes: int = 1,
+    mask: ArrayLike | None = None,
     progress: ProgressFn | None = None,
 ) -> QuantizeResult:
     """Reduce an image to ``n_colors`` colours with K-means.
@@ -419,6 +421,9 @@ def quantize_colors(
         max_iter: Lloyd iterations per restart on the histogram.
         refine_passes: Lloyd passes over every pixel after the histogram stage
             (the final assignment, with each colour set to its pixels' mean, adds one).
+        mask: optional ``(H, W)`` bool: only these pixels choose the palette (e.g.
+            ``alpha > 0`` to ignore the hidden colours of transparent pixels);
+            every pixel is still mapped to it. ``mse`` is then measured on the mask.
         progress: optional callback receiving :class:`easel.progress.ProgressUpdate`.
 
     Returns:
@@ -431,7 +436,7 @@ def quantize_colors(
 
     Raises:
         InputError: ``n_colors`` out of range, an unknown ``space``, an invalid
-            image, or fewer distinct colours than ``n_colors``.
+            image or mask, or fewer distinct colours than ``n_colors``.
 
     Example:
         >>> import numpy as np
@@ -450,18 +455,50 @@ def quantize_colors(
     if n_init < 1 or max_iter < 1 or refine_passes < 0:
         raise InputError("n_init and max_iter must be >= 1 and refine_passes >= 0")
     rgb = as_float_rgb(image)
+    with threads_for(rgb.shape[0] * rgb.shape[1]):
+        return _quantize(rgb, k, space, seed, dither, n_init, max_iter, refine_passes, mask, progress)
+
+
+def _quantize(
+    rgb: FloatImage,
+    k: int,
+    space: str,
+    seed: int,
+    dither: bool,
+    n_init: int,
+    max_iter: int,
+    refine_passes: int,
+    mask: ArrayLike | None,
+    progress: ProgressFn | None,
+) -> QuantizeResult:
     height, width = rgb.shape[:2]
     rgb_flat = rgb.reshape(-1, 3)
+    keep: NDArray[np.bool_] | None = None
+    if mask is not None:
+        keep = np.asarray(mask)
+        if keep.shape != (height, width) or keep.dtype != np.bool_:
+            raise InputError(
+                f"mask must be a bool array of shape {(height, width)}; got {keep.dtype} {keep.shape}"
+            )
+        keep = keep.reshape(-1)
+        if not keep.any():
+            raise InputError("mask selects no pixels")
+        if keep.all():
+            keep = None
     total_steps = n_init + refine_passes + 2
     report(progress, "quantize", 0, total_steps)
 
     pixels = np.ascontiguousarray(_rgb_to_space(rgb, space).reshape(-1, 3), dtype=np.float32)
-    points, weights = _histogram(rgb_flat, pixels, _HIST_BITS)
+    # the pixels that choose the palette (copies only when masked)
+    fit_rgb = rgb_flat if keep is None else np.ascontiguousarray(rgb_flat[keep])
+    fit_pixels = pixels if keep is None else np.ascontiguousarray(pixels[keep])
+    points, weights = _histogram(fit_rgb, fit_pixels, _HIST_BITS)
     if points.shape[0] < k:
-        points, weights = _exact_histogram(rgb_flat, pixels)
+        points, weights = _exact_histogram(fit_rgb, fit_pixels)
         if points.shape[0] < k:
+            where = "the image" if keep is None else "the masked part of the image"
             raise InputError(
-                f"the image has only {points.shape[0]} distinct colour(s), fewer than n_colors={k}; "
+                f"{where} has only {points.shape[0]} distinct colour(s), fewer than n_colors={k}; "
                 f"ask for at most {points.shape[0]}"
             )
     report(progress, "quantize", 1, total_steps)
@@ -483,9 +520,10 @@ def quantize_colors(
 
     # Lloyd passes on every pixel: the histogram cells are 4/255 wide in RGB
     labels = np.empty(pixels.shape[0], np.int32)
+    fit_labels = labels if keep is None else np.empty(fit_pixels.shape[0], np.int32)
     n_chunks = 16  # fixed (not the thread count), so sums and results do not depend on the machine
     for step in range(refine_passes):
-        sums, cnt = _assign_accumulate(pixels, centers, labels, pixels, n_chunks)
+        sums, cnt = _assign_accumulate(fit_pixels, centers, fit_labels, fit_pixels, n_chunks)
         full = cnt > 0
         updated = centers.astype(np.float64)
         updated[full] = sums[full] / cnt[full, None]
@@ -502,6 +540,11 @@ def quantize_colors(
         # the final assignment; each colour becomes the RGB mean of its pixels, which is
         # the K-means update in RGB and, for Lab, the RGB colour that fits the cluster best
         sums, cnt = _assign_accumulate(pixels, centers, labels, rgb_flat, n_chunks)
+        if keep is not None:
+            kept = labels[keep]
+            cnt = np.bincount(kept, minlength=k).astype(np.float64)
+            for c in range(3):
+                sums[:, c] = np.bincount(kept, weights=fit_rgb[:, c], minlength=k)
         used = cnt > 0
         palette[used] = np.clip(sums[used] / cnt[used, None], 0.0, 1.0).astype(np.float32)
 
@@ -514,6 +557,8 @@ def quantize_colors(
     labels = rank[labels]
     out = palette[labels].reshape(height, width, 3)
     diff = out.reshape(-1, 3) - rgb_flat
+    if keep is not None:
+        diff = diff[keep]
     mse = float(np.einsum("ij,ij->", diff, diff, dtype=np.float64) / diff.size)
     report(progress, "quantize", total_steps, total_steps)
     return QuantizeResult(

@@ -21,9 +21,12 @@ import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from easel.art import threads_for
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
 from easel.progress import ProgressFn, report
+
+_FINE_STEPS = 2  # full-resolution iterations after the half-resolution ones
 
 __all__ = ["slic_superpixels", "mean_color", "boundary_mask", "mark_boundaries", "relabel_consecutive"]
 
@@ -175,82 +178,80 @@ def _connect(
     their count.
     """
     height, width = labels.shape
-    comp = np.full((height, width), -1, np.int32)
-    queue = np.empty(height * width, np.int32)
+    npix = height * width
+    flat = labels.ravel()
+    colors = lab.reshape(npix, 3)
+    comp = np.full(npix, -1, np.int32)
+    queue = np.empty(npix, np.int32)
     cap = 4 * max(min_size, 1) + 4
     cand = np.empty(cap, np.int32)  # neighbour pixels in earlier components
-    sizes = np.empty(height * width, np.int32)
-    values = np.empty(height * width, np.int32)
-    target = np.full(height * width, -1, np.int32)  # best earlier component to merge into
+    sizes = np.empty(npix, np.int32)
+    values = np.empty(npix, np.int32)
+    target = np.full(npix, -1, np.int32)  # best earlier component to merge into
     n = 0
-    for sy in range(height):
-        for sx in range(width):
-            if comp[sy, sx] >= 0:
-                continue
-            value = labels[sy, sx]
-            comp[sy, sx] = n
-            queue[0] = sy * width + sx
-            head = 0
-            tail = 1
-            n_cand = 0
-            s0 = 0.0
-            s1 = 0.0
-            s2 = 0.0
-            while head < tail:
-                p = queue[head]
-                head += 1
-                y = p // width
-                x = p - y * width
-                s0 += lab[y, x, 0]
-                s1 += lab[y, x, 1]
-                s2 += lab[y, x, 2]
-                for t in range(4):
-                    if t == 0:
-                        if x == 0:
-                            continue
-                        q = p - 1
-                    elif t == 1:
-                        if x + 1 >= width:
-                            continue
-                        q = p + 1
-                    elif t == 2:
-                        if y == 0:
-                            continue
-                        q = p - width
-                    else:
-                        if y + 1 >= height:
-                            continue
-                        q = p + width
-                    qy = q // width
-                    qx = q - qy * width
-                    if labels[qy, qx] == value:
-                        if comp[qy, qx] < 0:
-                            comp[qy, qx] = n
-                            queue[tail] = q
-                            tail += 1
-                    elif comp[qy, qx] >= 0 and tail <= min_size and n_cand < cap:
-                        cand[n_cand] = q
-                        n_cand += 1
-            sizes[n] = tail
-            values[n] = value
-            if tail < min_size and n_cand > 0:
-                m0 = s0 / tail
-                m1 = s1 / tail
-                m2 = s2 / tail
-                best_d = np.inf
-                for i in range(n_cand):
-                    q = cand[i]
-                    qy = q // width
-                    qx = q - qy * width
-                    c = labels[qy, qx]
-                    d0 = m0 - centers[c, 0]
-                    d1 = m1 - centers[c, 1]
-                    d2 = m2 - centers[c, 2]
-                    d = d0 * d0 + d1 * d1 + d2 * d2
-                    if d < best_d:
-                        best_d = d
-                        target[n] = comp[qy, qx]
-            n += 1
+    for start in range(npix):
+        if comp[start] >= 0:
+            continue
+        value = flat[start]
+        comp[start] = n
+        queue[0] = start
+        head = 0
+        tail = 1
+        n_cand = 0
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        while head < tail:
+            p = queue[head]
+            head += 1
+            y = p // width
+            x = p - y * width
+            s0 += colors[p, 0]
+            s1 += colors[p, 1]
+            s2 += colors[p, 2]
+            for t in range(4):
+                if t == 0:
+                    if x == 0:
+                        continue
+                    q = p - 1
+                elif t == 1:
+                    if x + 1 >= width:
+                        continue
+                    q = p + 1
+                elif t == 2:
+                    if y == 0:
+                        continue
+                    q = p - width
+                else:
+                    if y + 1 >= height:
+                        continue
+                    q = p + width
+                if flat[q] == value:
+                    if comp[q] < 0:
+                        comp[q] = n
+                        queue[tail] = q
+                        tail += 1
+                elif comp[q] >= 0 and tail <= min_size and n_cand < cap:
+                    cand[n_cand] = q
+                    n_cand += 1
+        sizes[n] = tail
+        values[n] = value
+        if tail < min_size and n_cand > 0:
+            m0 = s0 / tail
+            m1 = s1 / tail
+            m2 = s2 / tail
+            best_d = np.inf
+            for i in range(n_cand):
+                q = cand[i]
+                c = flat[q]
+                d0 = m0 - centers[c, 0]
+                d1 = m1 - centers[c, 1]
+                d2 = m2 - centers[c, 2]
+                d = d0 * d0 + d1 * d1 + d2 * d2
+                if d < best_d:
+                    best_d = d
+                    target[n] = comp[q]
+        n += 1
     # the largest component of each cluster is its core and is never merged away
     core = np.full(centers.shape[0], -1, np.int32)
     for c in range(n):
@@ -265,10 +266,9 @@ def _connect(
             count += 1
         else:
             final[c] = final[target[c]]
-    for y in range(height):
-        for x in range(width):
-            comp[y, x] = final[comp[y, x]]
-    return comp, count
+    for i in range(npix):
+        comp[i] = final[comp[i]]
+    return comp.reshape(height, width), count
 
 
 # ---------------------------------------------------------------- public API
@@ -313,8 +313,6 @@ def slic_superpixels(
         >>> labels.shape, labels.dtype.name, bool(np.intersect1d(labels[:, :32], labels[:, 32:]).size == 0)
         ((64, 64), 'int32', True)
     """
-    import cv2
-
     if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)):
         raise InputError(f"n_segments must be a whole number, got {n_segments!r}")
     if n_segments < 1:
@@ -328,6 +326,20 @@ def slic_superpixels(
     if not 0.0 <= min_size_factor <= 1.0:
         raise InputError(f"min_size_factor must be in [0, 1], got {min_size_factor}")
     rgb = as_float_rgb(image)
+    with threads_for(rgb.shape[0] * rgb.shape[1]):
+        return _slic(rgb, int(n_segments), float(compactness), num_steps, min_size_factor, progress)
+
+
+def _slic(
+    rgb: FloatImage,
+    n_segments: int,
+    compactness: float,
+    num_steps: int,
+    min_size_factor: float,
+    progress: ProgressFn | None,
+) -> NDArray[np.int32]:
+    import cv2
+
     height, width = rgb.shape[:2]
     total = num_steps + 1
     report(progress, "superpixels", 0, total)
@@ -347,8 +359,8 @@ def slic_superpixels(
     fine_steps = num_steps
     level = lab
     scale = 1.0
-    if step >= 16 and num_steps > 3 and min(height, width) >= 64:
-        fine_steps = 3
+    if step >= 16 and num_steps > _FINE_STEPS and min(height, width) >= 64:
+        fine_steps = _FINE_STEPS
         level = np.ascontiguousarray(
             cv2.resize(lab, (width // 2, height // 2), interpolation=cv2.INTER_AREA), dtype=np.float32
         )

@@ -164,12 +164,18 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     if args.zoom < 1.0:
         raise InputError(f"--zoom must be at least 1 (the camera only moves forward); got {args.zoom}")
     if args.inpaint == "lama" and args.inpaint_weights is None:
-        from easel.weights import is_present, local_path
+        from easel.weights import get_entry, is_present, local_path
 
         if not is_present("big-lama"):
+            entry = get_entry("big-lama")
+            how = (
+                "get them with `easel weights download big-lama` or pass"
+                if entry.verified
+                else f"no verified checksum is recorded, so fetch {entry.files[0].url} yourself and pass"
+            )
             raise InputError(
-                f"--inpaint lama: weights 'big-lama' are not in the cache ({local_path('big-lama')}); get them "
-                "with `easel weights download big-lama` or pass a local copy with --inpaint-weights PATH"
+                f"--inpaint lama: weights 'big-lama' are not in the cache ({local_path('big-lama')}); "
+                f"{how} the file with --inpaint-weights PATH"
             )
 
     loaded = load_image(args.image, ctx, args.max_size)

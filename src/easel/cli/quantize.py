@@ -31,7 +31,8 @@ in CIELAB, which spends the palette closer to how differences look; --dither
 spreads the error with Floyd-Steinberg, trading flat areas for finer gradients.
 --palette also writes a swatch strip of the K colours with their hex codes,
 most used first. Results are reproducible for a given --seed. A transparent
-input keeps its alpha channel when OUT can store it (PNG, WebP, TIFF).
+input keeps its alpha channel when OUT can store it (PNG, WebP, TIFF), and its
+fully transparent pixels do not take part in choosing the palette.
 """
 EPILOG = """\
 examples:
@@ -88,6 +89,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
             space=args.space,
             seed=args.seed,
             dither=args.dither,
+            # transparent pixels keep their place but do not choose the palette
+            mask=None if loaded.alpha is None or not (loaded.alpha > 0).any() else loaded.alpha > 0,
             progress=ctx.progress,
         )
     with ctx.timed("write"):

@@ -121,14 +121,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="iterations at the finest scale (default: 200, 500 with --no-multiscale)",
+        help="iterations at the finest scale (default: 100, 500 with --no-multiscale)",
     )
     size.add_argument(
         "--coarse-iterations",
         type=positive_int,
-        default=None,
+        default=200,
         metavar="N",
-        help="iterations at each coarser scale (default: same as --iterations)",
+        help="iterations at each coarser scale (default 200)",
     )
     size.add_argument(
         "--no-multiscale",
@@ -283,7 +283,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace) -> StyleOptions:
     from easel.style.transfer import DEFAULT_STYLE_LAYERS, INIT_CHOICES, StyleOptions
 
-    iterations = args.iterations if args.iterations is not None else (200 if args.multiscale else 500)
+    iterations = args.iterations if args.iterations is not None else (100 if args.multiscale else 500)
     return StyleOptions(
         size=args.size,
         iterations=iterations,
@@ -653,11 +653,13 @@ def demo(gallery: Gallery) -> None:
             "-o",
             str(out),
             "--size",
-            "256",
+            "224",
             "--iterations",
-            "30",
+            "15",
+            "--coarse-iterations",
+            "40",
             "--min-scale",
-            "128",
+            "112",
             *extra,
         ],
         [content, style],
@@ -680,7 +682,9 @@ def demo(gallery: Gallery) -> None:
             "--size",
             "192",
             "--iterations",
-            "20",
+            "10",
+            "--coarse-iterations",
+            "30",
             "--min-scale",
             "96",
             "--preserve-color",

@@ -42,7 +42,7 @@ NEAR = np.float32(1e-6)
 FASTMATH: set[str] = {"contract", "arcp", "nsz", "afn"}
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def project_points(pts, rot, trans, fx, fy, cx, cy, out):  # type: ignore[no-untyped-def]
     """Transform ``(N, 3)`` world points and project into ``out[:, 0:3] = (u, v, 1/z)``.
 
@@ -71,7 +71,7 @@ def project_points(pts, rot, trans, fx, fy, cx, cy, out):  # type: ignore[no-unt
             out[i, 2] = np.float32(0.0)
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _bary(u0, v0, u1, v1, u2, v2, px, py, inv_area):  # type: ignore[no-untyped-def]
     b0 = ((u1 - px) * (v2 - py) - (v1 - py) * (u2 - px)) * inv_area
     b1 = ((u2 - px) * (v0 - py) - (v2 - py) * (u0 - px)) * inv_area
@@ -79,7 +79,7 @@ def _bary(u0, v0, u1, v1, u2, v2, px, py, inv_area):  # type: ignore[no-untyped-
     return b0, b1, b2
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _write(z, zdepth, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x):  # type: ignore[no-untyped-def]
     zb = zbuf[y, x]
     if z < zb or (z == zb and prim < ibuf[y, x]):
@@ -91,7 +91,7 @@ def _write(z, zdepth, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x):  # type: ignor
         rgb[y, x, 2] = b
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _raster_flat(  # type: ignore[no-untyped-def]
     u0, v0, w0, u1, v1, w1, u2, v2, w2, zscale, prim, r, g, b, zbuf, ibuf, rgb, dep
 ):
@@ -130,7 +130,7 @@ def _raster_flat(  # type: ignore[no-untyped-def]
             _write(zscale * zd, zd, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x)
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _frag(  # type: ignore[no-untyped-def]
     b0, b1, b2, vb_, i0, i1, i2, w0, w1, w2, zscale, prim, zbuf, ibuf, rgb, dep, y, x
 ):
@@ -159,7 +159,7 @@ def _frag(  # type: ignore[no-untyped-def]
             rgb[y, x, ch] = (c0 * vb_[i0, 3 + ch] + c1 * vb_[i1, 3 + ch] + c2 * vb_[i2, 3 + ch]) * s
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf, rgb, dep):  # type: ignore[no-untyped-def]
     """Both triangles of the quad whose top-left vertex is ``ia`` (mask bits ``m``)."""
     ib = ia + 1
@@ -221,7 +221,7 @@ def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf, rgb, dep):  # type: ig
                 _frag(b0, b1, b2, vb_, ib, id_, ic, wb, wd, wc, zscale, prim + 1, zbuf, ibuf, rgb, dep, y, x)
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def raster(  # type: ignore[no-untyped-def]
     vbuf,
     grid_h, grid_w, grid_voff, grid_moff, grid_poff, grid_zscale, masks,
@@ -279,7 +279,7 @@ def raster(  # type: ignore[no-untyped-def]
             )
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def merge(zbuf, ibuf, rgb, dep, out_rgb, out_depth, out_holes):  # type: ignore[no-untyped-def]
     """Per pixel, the thread buffer with the smallest ``(depth, id)``; holes where none."""
     nthreads = zbuf.shape[0]
@@ -311,7 +311,7 @@ def merge(zbuf, ibuf, rgb, dep, out_rgb, out_depth, out_holes):  # type: ignore[
                 out_rgb[y, x, 2] = rgb[best, y, x, 2]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH)
+@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def finish(zbuf, out_rgb, out_depth, out_holes):  # type: ignore[no-untyped-def]
     """One thread drew straight into the outputs: mark (and blank) the holes."""
     height = zbuf.shape[1]

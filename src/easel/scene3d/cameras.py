@@ -61,7 +61,7 @@ class Intrinsics:
         height: image height in pixels.
 
     Example:
-        >>> Intrinsics.from_fov(640, 480, 90.0).fy
+        >>> round(Intrinsics.from_fov(640, 480, 90.0).fy, 6)
         240.0
     """
 

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
@@ -47,6 +48,8 @@ DEFAULT_EDGE_THRESHOLD = 0.04
 """Relative depth jump (``max/min - 1``) between neighbouring pixels that breaks the mesh."""
 SMALL_WORK = 200_000
 """Vertices + output pixels below which the numba kernel runs on one thread."""
+AUTO_THREAD_TRIALS = 3
+"""Frames timed with all threads and with one before the renderer keeps the faster."""
 FOOTPRINT_BIAS = 1e-3
 """Footprints are drawn this much (relative depth) behind the mesh, so the mesh wins where both exist."""
 
@@ -352,7 +355,8 @@ class Renderer:
         backend: ``"numba"`` (CPU kernel), ``"torch"`` (reference, CPU or
             CUDA) or ``"auto"`` (numba on CPU, torch elsewhere).
         device: torch device for the torch backend (``"cpu"``, ``"cuda"``, ``"auto"``).
-        threads: numba threads (default: numba's setting).
+        threads: numba threads; default: numba's setting, or one thread when
+            the first frames show that one is faster (a busy machine).
 
     Example:
         >>> cam = Intrinsics.from_focal(8, 6, 4.0)
@@ -376,6 +380,7 @@ class Renderer:
         self._packed = _pack(self.layers)
         self._bufs: dict[str, NDArray[np.generic]] = {}
         self._torch: _TorchScene | None = None
+        self._trials: dict[tuple[int, int], dict[int, list[float]]] = {}
 
     def add_layer(self, layer: GridLayer) -> None:
         """Add a layer (e.g. a fill layer) to the scene."""
@@ -390,9 +395,16 @@ class Renderer:
         if self.threads:
             return min(self.threads, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
         # small scenes: a parallel launch costs more than it saves
-        if len(self._packed.verts) + height * width < SMALL_WORK:
+        most = int(numba.get_num_threads())
+        if len(self._packed.verts) + height * width < SMALL_WORK or most == 1:
             return 1
-        return int(numba.get_num_threads())
+        # On a busy machine OpenMP threads wait for each other and one thread
+        # can be several times faster: time both for the first frames, keep the faster.
+        trials = self._trials.setdefault((height, width), {most: [], 1: []})
+        pending = [n for n, times in trials.items() if len(times) < AUTO_THREAD_TRIALS]
+        if pending:
+            return pending[0] if len(trials[pending[0]]) <= len(trials[pending[-1]]) else pending[-1]
+        return min(trials, key=lambda n: float(np.median(trials[n])))
 
     def _buffers(self, height: int, width: int, threads: int) -> dict[str, NDArray[np.generic]]:
         b = self._bufs
@@ -433,10 +445,15 @@ class Renderer:
         threads = self._threads(height, width)
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
+        start = time.perf_counter()
         try:
-            return self._render_numba(camera, threads, out)
+            result = self._render_numba(camera, threads, out)
         finally:
             numba.set_num_threads(previous)
+        trials = self._trials.get((height, width))
+        if trials is not None and threads in trials and len(trials[threads]) < AUTO_THREAD_TRIALS:
+            trials[threads].append(time.perf_counter() - start)
+        return result
 
     def _render_numba(self, camera: Camera, threads: int, out: RenderResult | None) -> RenderResult:
         from easel.scene3d import _kernels as kern
