@@ -54,3 +54,20 @@ def test_demo_refuses_existing_gallery_without_overwrite(tmp_path: Path) -> None
 
 def test_demo_rejects_unknown_only(tmp_path: Path) -> None:
     assert main(["demo", "-o", str(tmp_path / "g"), "--only", "nope", "--quiet"]) == 2
+
+
+def test_outputs_get_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from easel.io.atomic import atomic_dir, write_text_atomic
+
+    mask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "a.txt", "x")
+        with atomic_dir(tmp_path / "frames") as folder:
+            (folder / "f.png").write_bytes(b"x")
+    finally:
+        os.umask(mask)
+    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "frames").stat().st_mode) == 0o755

@@ -18,6 +18,21 @@ from easel.errors import InputError, OutputExistsError
 StrPath = str | os.PathLike[str]
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _default_mode(path: Path, directory: bool) -> None:
+    """Give a temporary file/folder the permissions a plain ``open``/``mkdir`` would have.
+
+    ``mkstemp``/``mkdtemp`` create private (0600/0700) entries; outputs should not be.
+    """
+    base = 0o777 if directory else 0o666
+    os.chmod(path, base & ~_umask())
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
@@ -68,6 +83,8 @@ def atomic_path(path: StrPath) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            _default_mode(tmp, directory=False)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -85,6 +102,7 @@ def atomic_dir(path: StrPath) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=parent))
     try:
         yield tmp
+        _default_mode(tmp, directory=True)
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))
             old.rmdir()

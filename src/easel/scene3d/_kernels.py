@@ -142,6 +142,8 @@ def _frag(  # type: ignore[no-untyped-def]
         return
     zd = np.float32(1.0) / izp
     z = zscale * zd
+    y = numba.uint64(y)  # unsigned indices: no negative-index wraparound checks
+    x = numba.uint64(x)
     zb = zbuf[y, x]
     if z < zb or (z == zb and prim < ibuf[y, x]):
         c0 = max(b0, np.float32(0.0)) * w0

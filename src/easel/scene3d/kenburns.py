@@ -325,9 +325,10 @@ def kenburns(
         A :class:`KenBurnsClip`: a lazy sequence of ``(H, W, 3)`` float32 frames.
 
     Raises:
-        InputError: depth of the wrong size, non-finite, <= 0 or constant (when
-            the path needs parallax); a path leaving the space in front of the
-            input camera; bad options.
+        InputError: depth of the wrong size, non-finite or <= 0; a path leaving
+            the space in front of the input camera (or passing the nearest
+            surface); bad options. A constant depth only logs a warning (the
+            clip is a flat zoom).
 
     Example:
         >>> from easel.scene3d.synthetic import layered_scene
@@ -352,16 +353,18 @@ def kenburns(
     intr = intrinsics or input_intrinsics(w, h, opts)
     if intr.size != (h, w):
         raise InputError(f"camera is {intr.width}x{intr.height} but the image is {w}x{h}")
-    near = float(z.min())
-    if float(z.max()) <= near * (1.0 + 1e-6):
+    # the nearest surface, robust to a few stray pixels (the 1st percentile)
+    near = float(np.percentile(z, 1.0))
+    if float(z.max()) <= float(z.min()) * (1.0 + 1e-6):
         log.warning("depth is constant: the clip shows a flat picture moving (no parallax)")
 
     report(progress, "prepare", 0, 3)
     layer = GridLayer.from_rgbd(rgb, z, intr, edge_threshold=opts.edge_threshold)
     renderer = Renderer([layer], backend=opts.backend, device=None if opts.backend == "numba" else opts.device)
-    # a 256 px copy of the scene for the searches (autozoom, views to fill)
+    # a 256 px copy of the scene for the searches (autozoom, views to fill): on the CPU kernel,
+    # whatever renders the frames, since hundreds of tiny renders suit it best
     small_layer, _ = _small_layer(rgb, z, intr, 256, opts.edge_threshold)
-    small_renderer = Renderer([small_layer], backend="numba" if renderer.backend == "numba" else "torch", device=renderer.device)
+    small_renderer = Renderer([small_layer], backend="numba")
     out_w, out_h = opts.output_size or (w, h)
     shift = None
     if path is None:
