@@ -105,6 +105,22 @@ def bench_renderer(quick: bool) -> list[dict[str, Any]]:
         label = "numba, auto threads" if n_threads is None else f"numba, {n_threads} thread(s)"
         rows.append({"renderer": label, "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
                      "ms_per_frame": dt * 1000, "fps": 1 / dt, "cpu_ms_per_frame": cpu_ms})
+    # The work of a 2-way split, run on one core: half of it is the wall time two
+    # idle cores would take (this machine's cores are shared, so it is measured this way too).
+    renderer = Renderer([layer], backend="numba", threads=2)
+    out = renderer.render(path[1])
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        cpu = time.process_time()
+        for cam_i in path:
+            out = renderer._render_numba(cam_i, 2, out)
+        work_ms = (time.process_time() - cpu) / len(path) * 1000
+    finally:
+        numba.set_num_threads(previous)
+    rows.append({"renderer": "numba, 2-way split on 1 core: ideal 2-core wall = CPU / 2", "input": f"{in_w}x{in_h}",
+                 "output": f"{out_w}x{out_h}", "ms_per_frame": work_ms / 2, "fps": 2000 / work_ms,
+                 "cpu_ms_per_frame": work_ms})
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
