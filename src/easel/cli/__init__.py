@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    args._argv = list(sys.argv[1:] if argv is None else argv)
     ctx = CommandContext.from_args(args)
     _setup_logging(args)
     try:

@@ -284,6 +284,7 @@ def save_record(
         seed=getattr(args, "seed", None),
         timings=ctx.timings,
         extra=extra,
+        argv=getattr(args, "_argv", None),
     )
 
 

@@ -54,11 +54,15 @@ def write_record(
     seed: int | None = None,
     timings: Mapping[str, float] | None = None,
     extra: Mapping[str, Any] | None = None,
+    argv: Iterable[str] | None = None,
 ) -> Path:
-    """Write the run record for ``output`` atomically and return its path."""
+    """Write the run record for ``output`` atomically and return its path.
+
+    ``argv`` is the command line that made it (without the program name), when known.
+    """
     record = {
         "command": command,
-        "argv": sys.argv[1:] if sys.argv and Path(sys.argv[0]).name == "easel" else None,
+        "argv": list(argv) if argv is not None else None,
         "options": _jsonable(options),
         "inputs": [os.fspath(p) for p in inputs],
         "output": os.fspath(output),

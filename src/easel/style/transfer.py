@@ -319,7 +319,7 @@ def estimate_memory(shape: tuple[int, int], options: StyleOptions) -> int:
             per_px += widths[block] / 4 ** (block - 1)
     low = options.precision in ("auto", "bf16", "fp16")
     elem = 2 if low else 4
-    activations = per_px * pixels * elem * 2.5  # conv outputs + autocast copies + backward transients
+    activations = per_px * pixels * elem * 3.5  # conv outputs + autocast copies + backward transients
     history = 0
     if options.optimizer == "lbfgs":
         numel = 3 * pixels
@@ -494,7 +494,9 @@ class Stylizer:
         step_offset = 0
         for index, shape in enumerate(scales):
             ts = time.perf_counter()
-            final = index == len(scales) - 1  # the finest scale runs `iterations`, coarser ones `coarse_iterations`
+            final = (
+                index == len(scales) - 1
+            )  # the finest scale runs `iterations`, coarser ones `coarse_iterations`
             iters = (
                 opts.iterations
                 if final
