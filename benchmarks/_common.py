@@ -104,7 +104,12 @@ def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> st
 def write_results(name: str, payload: dict[str, Any], table: str) -> Path:
     """Write ``results/<name>.json`` (with machine info) and ``results/<name>.md``; print the table."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    payload = {"benchmark": name, "machine": machine(), "created": time.strftime("%Y-%m-%d %H:%M:%S"), **payload}
+    payload = {
+        "benchmark": name,
+        "machine": machine(),
+        "created": time.strftime("%Y-%m-%d %H:%M:%S"),
+        **payload,
+    }
     path = RESULTS_DIR / f"{name}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(payload, indent=2) + "\n")

@@ -88,7 +88,9 @@ def bench_renderer(quick: bool) -> list[dict[str, Any]]:
     scene, cam = layered_scene(in_w, in_h)
     view = scene.render(Camera(cam))
     layer = GridLayer.from_rgbd(view.image, view.depth, cam)
-    path = kenburns_path(cam, float(view.depth.min()), 1.25, (0.06, 0.03), num_frames=60, output=cam.resized(out_w, out_h))
+    path = kenburns_path(
+        cam, float(view.depth.min()), 1.25, (0.06, 0.03), num_frames=60, output=cam.resized(out_w, out_h)
+    )
     path = [path[i] for i in range(len(path))]
     rows = []
     threads = numba.get_num_threads()
@@ -103,8 +105,16 @@ def bench_renderer(quick: bool) -> list[dict[str, Any]]:
         dt = (time.perf_counter() - start) / len(path)
         cpu_ms = (time.process_time() - cpu) / len(path) * 1000
         label = "numba, auto threads" if n_threads is None else f"numba, {n_threads} thread(s)"
-        rows.append({"renderer": label, "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
-                     "ms_per_frame": dt * 1000, "fps": 1 / dt, "cpu_ms_per_frame": cpu_ms})
+        rows.append(
+            {
+                "renderer": label,
+                "input": f"{in_w}x{in_h}",
+                "output": f"{out_w}x{out_h}",
+                "ms_per_frame": dt * 1000,
+                "fps": 1 / dt,
+                "cpu_ms_per_frame": cpu_ms,
+            }
+        )
     # The work of a 2-way split, run on one core: half of it is the wall time two
     # idle cores would take (this machine's cores are shared, so it is measured this way too).
     renderer = Renderer([layer], backend="numba", threads=2)
@@ -118,9 +128,16 @@ def bench_renderer(quick: bool) -> list[dict[str, Any]]:
         work_ms = (time.process_time() - cpu) / len(path) * 1000
     finally:
         numba.set_num_threads(previous)
-    rows.append({"renderer": "numba, 2-way split on 1 core: ideal 2-core wall = CPU / 2", "input": f"{in_w}x{in_h}",
-                 "output": f"{out_w}x{out_h}", "ms_per_frame": work_ms / 2, "fps": 2000 / work_ms,
-                 "cpu_ms_per_frame": work_ms})
+    rows.append(
+        {
+            "renderer": "numba, 2-way split on 1 core: ideal 2-core wall = CPU / 2",
+            "input": f"{in_w}x{in_h}",
+            "output": f"{out_w}x{out_h}",
+            "ms_per_frame": work_ms / 2,
+            "fps": 2000 / work_ms,
+            "cpu_ms_per_frame": work_ms,
+        }
+    )
     import torch
 
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -134,8 +151,15 @@ def bench_renderer(quick: bool) -> list[dict[str, Any]]:
         for i in range(frames):
             renderer.render(path[i])
         dt = (time.perf_counter() - start) / frames
-        rows.append({"renderer": f"torch ({device})", "input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}",
-                     "ms_per_frame": dt * 1000, "fps": 1 / dt})
+        rows.append(
+            {
+                "renderer": f"torch ({device})",
+                "input": f"{in_w}x{in_h}",
+                "output": f"{out_w}x{out_h}",
+                "ms_per_frame": dt * 1000,
+                "fps": 1 / dt,
+            }
+        )
     return rows
 
 
@@ -160,8 +184,24 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
         np.save(depth, view.depth)
         out = Path(tmp) / "clip.mp4"
         start, cpu = time.perf_counter(), time.process_time()
-        code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(out), "--duration", str(duration),
-                     "--fps", str(fps), "--size", size, "-q", "-y"])
+        code = main(
+            [
+                "kenburns",
+                str(image),
+                "--depth",
+                str(depth),
+                "-o",
+                str(out),
+                "--duration",
+                str(duration),
+                "--fps",
+                str(fps),
+                "--size",
+                size,
+                "-q",
+                "-y",
+            ]
+        )
         result["total_s"] = time.perf_counter() - start
         result["cpu_s"] = time.process_time() - cpu
         if code != 0:
@@ -183,7 +223,9 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
         result["depth_network_s"] = time.perf_counter() - start
     else:
         result["depth_network_s"] = None
-        result["depth_note"] = "depth weights (depth-anything-v2-small) not in the cache: network time not measured"
+        result["depth_note"] = (
+            "depth weights (depth-anything-v2-small) not in the cache: network time not measured"
+        )
     return result
 
 
@@ -215,15 +257,21 @@ def bench_quality(quick: bool) -> list[dict[str, Any]]:
     for zoom, shift in ((1.25, (0.08, 0.03)), (1.4, (-0.1, 0.0))):
         frames = 6 if quick else 12
         path = kenburns_path(cam, near, zoom, shift, num_frames=frames + 1, boomerang=False, easing="linear")
-        opts = KenBurnsOptions(zoom=zoom, shift=shift, boomerang=False, easing="linear", fps=25.0, duration_s=(frames + 1) / 25.0)
+        opts = KenBurnsOptions(
+            zoom=zoom, shift=shift, boomerang=False, easing="linear", fps=25.0, duration_s=(frames + 1) / 25.0
+        )
         clip = kenburns(view.image, view.depth, path=path, options=opts)
         sheet = Renderer([GridLayer.from_rgbd(view.image, view.depth, cam, edge_threshold=np.inf)])
         methods = {
             "easel": lambda i, clip=clip: clip[i],
-            "forward warp + NN fill": lambda i, path=path: forward_warp_nn(view.image, view.depth, cam, path[i]),
+            "forward warp + NN fill": lambda i, path=path: forward_warp_nn(
+                view.image, view.depth, cam, path[i]
+            ),
             "stretched mesh": lambda i, path=path, sheet=sheet: stretched_mesh(sheet, path[i]),
         }
-        acc: dict[str, dict[str, Any]] = {m: {"psnr": [], "ssim": [], "sq": [], "ssim_sum": 0.0} for m in methods}
+        acc: dict[str, dict[str, Any]] = {
+            m: {"psnr": [], "ssim": [], "sq": [], "ssim_sum": 0.0} for m in methods
+        }
         n_dis = 0
         for i in range(1, len(path)):
             gt = scene.render(path[i]).image
@@ -252,7 +300,9 @@ def bench_quality(quick: bool) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     parser.add_argument("--skip", action="append", default=[], choices=("renderer", "pipeline", "quality"))
     args = parser.parse_args()
@@ -261,22 +311,46 @@ def main() -> None:
     if "renderer" not in args.skip:
         rows = bench_renderer(args.quick)
         payload["renderer"] = rows
-        tables.append("### Renderer (target >= 60 fps at 1280x720 from 1024x768 on 2 CPU cores)\n\n"
-                      + markdown_table(rows, ["renderer", "input", "output", "ms_per_frame", "fps", "cpu_ms_per_frame"]))
+        tables.append(
+            "### Renderer (target >= 60 fps at 1280x720 from 1024x768 on 2 CPU cores)\n\n"
+            + markdown_table(rows, ["renderer", "input", "output", "ms_per_frame", "fps", "cpu_ms_per_frame"])
+        )
     if "pipeline" not in args.skip:
         pipe = bench_pipeline(args.quick)
         payload["pipeline"] = pipe
-        row = {"input": pipe["input"], "clip": pipe["clip"], "total_s": pipe["total_s"], "cpu_s": pipe["cpu_s"],
-               **{k: v for k, v in pipe["timings_s"].items()},
-               "depth_network_s": pipe["depth_network_s"] if pipe["depth_network_s"] is not None else "n/a (no weights)"}
-        tables.append("### Pipeline: image + depth -> MP4 (target <= 30 s)\n\n" + markdown_table([row], list(row)))
+        row = {
+            "input": pipe["input"],
+            "clip": pipe["clip"],
+            "total_s": pipe["total_s"],
+            "cpu_s": pipe["cpu_s"],
+            **{k: v for k, v in pipe["timings_s"].items()},
+            "depth_network_s": pipe["depth_network_s"]
+            if pipe["depth_network_s"] is not None
+            else "n/a (no weights)",
+        }
+        tables.append(
+            "### Pipeline: image + depth -> MP4 (target <= 30 s)\n\n" + markdown_table([row], list(row))
+        )
         if pipe.get("depth_note"):
             tables.append(pipe["depth_note"])
     if "quality" not in args.skip:
         rows = bench_quality(args.quick)
         payload["quality"] = rows
-        tables.append("### Quality against ground truth (synthetic scene)\n\n" + markdown_table(
-            rows, ["path", "method", "psnr_frame", "ssim_frame", "psnr_disoccluded", "ssim_disoccluded", "disoccluded_pct"]))
+        tables.append(
+            "### Quality against ground truth (synthetic scene)\n\n"
+            + markdown_table(
+                rows,
+                [
+                    "path",
+                    "method",
+                    "psnr_frame",
+                    "ssim_frame",
+                    "psnr_disoccluded",
+                    "ssim_disoccluded",
+                    "disoccluded_pct",
+                ],
+            )
+        )
     payload["load_average_after"] = os.getloadavg()
     tables.append(f"load average before/after: {payload['load_average']} / {payload['load_average_after']}")
     write_results("parallax", payload, "\n\n".join(tables))

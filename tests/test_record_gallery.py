@@ -19,8 +19,14 @@ def test_record_path_appends_json() -> None:
 
 def test_write_record_is_json_with_versions(tmp_path: Path) -> None:
     out = tmp_path / "x.png"
-    path = write_record(out, "quantize", {"k": 16, "path": tmp_path}, inputs=[tmp_path / "in.png"], seed=3,
-                        timings={"total": 1.5})
+    path = write_record(
+        out,
+        "quantize",
+        {"k": 16, "path": tmp_path},
+        inputs=[tmp_path / "in.png"],
+        seed=3,
+        timings={"total": 1.5},
+    )
     data = json.loads(path.read_text())
     assert data["command"] == "quantize"
     assert data["options"] == {"k": 16, "path": str(tmp_path)}

@@ -114,7 +114,9 @@ def test_path_progress_and_kenburns_path() -> None:
     one_way = path_progress(5, boomerang=False)
     assert one_way[0] == 0.0 and one_way[-1] == 1.0
     intr = Intrinsics.default(100, 50)
-    path = kenburns_path(intr, focus_depth=2.0, zoom=2.0, shift=(0.1, 0.0), num_frames=3, boomerang=False, fps=10)
+    path = kenburns_path(
+        intr, focus_depth=2.0, zoom=2.0, shift=(0.1, 0.0), num_frames=3, boomerang=False, fps=10
+    )
     end = path.centers[-1]
     assert end[2] == pytest.approx(1.0)  # zoom 2 on depth 2: move halfway
     assert end[0] == pytest.approx(0.1 * 100 * 2.0 / 50.0)
@@ -136,7 +138,9 @@ def test_path_validation() -> None:
 
 
 def test_autozoom_shift_picks_best_coverage() -> None:
-    (sx, sy), score = autozoom_shift(lambda s: 1.0 - abs(s[0] - 0.05) - abs(s[1] + 0.1), max_shift=0.1, grid=5)
+    (sx, sy), score = autozoom_shift(
+        lambda s: 1.0 - abs(s[0] - 0.05) - abs(s[1] + 0.1), max_shift=0.1, grid=5
+    )
     assert (sx, sy) == (0.05, -0.1) and score == pytest.approx(1.0)
 
 
@@ -178,14 +182,22 @@ def test_camera_path_json_round_trip(tmp_path) -> None:  # type: ignore[no-untyp
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (lambda d: d["camera_path"][1].pop("camera_to_world"), r"camera_path\[1\] has no 'camera_to_world' key"),
+        (
+            lambda d: d["camera_path"][1].pop("camera_to_world"),
+            r"camera_path\[1\] has no 'camera_to_world' key",
+        ),
         (lambda d: d["camera_path"][0].pop("fov"), r"camera_path\[0\] has no 'fov' key"),
         (lambda d: d.pop("camera_path"), "has no 'camera_path' key"),
         (lambda d: d.pop("render_width"), "has no 'render_width' key"),
-        (lambda d: d["camera_path"][1].__setitem__("camera_to_world", [1.0] * 16), "last row|not orthonormal"),
+        (
+            lambda d: d["camera_path"][1].__setitem__("camera_to_world", [1.0] * 16),
+            "last row|not orthonormal",
+        ),
         (lambda d: d["camera_path"][1].__setitem__("camera_to_world", [1.0] * 5), "16 numbers"),
         (
-            lambda d: d["camera_path"][1].__setitem__("camera_to_world", (np.eye(4) * [2, 1, 1, 1]).reshape(-1).tolist()),
+            lambda d: d["camera_path"][1].__setitem__(
+                "camera_to_world", (np.eye(4) * [2, 1, 1, 1]).reshape(-1).tolist()
+            ),
             "not orthonormal",
         ),
     ],

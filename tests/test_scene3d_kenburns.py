@@ -43,7 +43,9 @@ def test_clip_frames(scene_view) -> None:  # type: ignore[no-untyped-def]
 
 def test_autozoom_and_options(scene_view) -> None:  # type: ignore[no-untyped-def]
     view, _ = scene_view
-    opts = KenBurnsOptions(duration_s=0.3, fps=10, autozoom_grid=4, output_size=(64, 40), boomerang=False, stereo=True)
+    opts = KenBurnsOptions(
+        duration_s=0.3, fps=10, autozoom_grid=4, output_size=(64, 40), boomerang=False, stereo=True
+    )
     clip = kenburns(view.image, view.depth, options=opts)
     assert clip.shift is not None and max(abs(s) for s in clip.shift) <= 0.1 + 1e-9
     assert clip[2].shape == (40, 128, 3)
@@ -95,7 +97,21 @@ def rgbd_files(tmp_path: Path, scene_view) -> tuple[Path, Path]:  # type: ignore
 def test_cli_mp4(tmp_path: Path, rgbd_files) -> None:  # type: ignore[no-untyped-def]
     image, depth = rgbd_files
     out = tmp_path / "clip.mp4"
-    code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(out), "--duration", "0.4", "--fps", "10", "-q"])
+    code = main(
+        [
+            "kenburns",
+            str(image),
+            "--depth",
+            str(depth),
+            "-o",
+            str(out),
+            "--duration",
+            "0.4",
+            "--fps",
+            "10",
+            "-q",
+        ]
+    )
     assert code == 0 and out.stat().st_size > 0
     record = json.loads((tmp_path / "clip.mp4.json").read_text())
     assert record["frames"] == 4 and record["frame_size"] == [96, 72]
@@ -115,9 +131,26 @@ def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: i
     path_json = tmp_path / "path.json"
     code = main(
         [
-            "kenburns", str(image), "--depth", str(depth), "-o", str(frames), "--duration", "0.3", "--fps", "10",
-            "--shift", "0.05,0", "--one-way", "--size", "64x48", "--export-ply", str(ply),
-            "--export-path", str(path_json), "-q",
+            "kenburns",
+            str(image),
+            "--depth",
+            str(depth),
+            "-o",
+            str(frames),
+            "--duration",
+            "0.3",
+            "--fps",
+            "10",
+            "--shift",
+            "0.05,0",
+            "--one-way",
+            "--size",
+            "64x48",
+            "--export-ply",
+            str(ply),
+            "--export-path",
+            str(path_json),
+            "-q",
         ]
     )
     assert code == 0
@@ -128,7 +161,19 @@ def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: i
     assert len(path) == 3 and path.output_size == (48, 64)
     # the written path renders again, identically sized
     again = tmp_path / "again"
-    code = main(["kenburns", str(image), "--depth", str(depth), "--camera-path", str(path_json), "-o", str(again), "-q"])
+    code = main(
+        [
+            "kenburns",
+            str(image),
+            "--depth",
+            str(depth),
+            "--camera-path",
+            str(path_json),
+            "-o",
+            str(again),
+            "-q",
+        ]
+    )
     assert code == 0 and len(list(again.glob("frame_*.png"))) == 3
 
 
@@ -136,12 +181,25 @@ def test_cli_bad_inputs(tmp_path: Path, rgbd_files, capsys) -> None:  # type: ig
     image, depth = rgbd_files
     bad_path = tmp_path / "bad.json"
     bad_path.write_text(json.dumps({"render_width": 64, "render_height": 48, "camera_path": [{"fov": 50}]}))
-    code = main(["kenburns", str(image), "--depth", str(depth), "--camera-path", str(bad_path), "-o", str(tmp_path / "x.mp4")])
+    code = main(
+        [
+            "kenburns",
+            str(image),
+            "--depth",
+            str(depth),
+            "--camera-path",
+            str(bad_path),
+            "-o",
+            str(tmp_path / "x.mp4"),
+        ]
+    )
     assert code == 2
     assert "camera_path[0] has no 'camera_to_world' key" in capsys.readouterr().err
     code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.avi")])
     assert code == 2
-    code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--zoom", "0.5"])
+    code = main(
+        ["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--zoom", "0.5"]
+    )
     assert code == 2
     assert "--zoom" in capsys.readouterr().err
     assert main(["kenburns", "--help"]) == 0
@@ -150,7 +208,9 @@ def test_cli_bad_inputs(tmp_path: Path, rgbd_files, capsys) -> None:  # type: ig
 def test_cli_lama_without_weights(tmp_path: Path, rgbd_files, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EASEL_HOME", str(tmp_path / "home"))
     image, depth = rgbd_files
-    code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--inpaint", "lama"])
+    code = main(
+        ["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--inpaint", "lama"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert "big-lama" in err and "--inpaint-weights" in err

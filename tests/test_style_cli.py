@@ -262,3 +262,15 @@ def test_tiled_output(files: dict[str, Path], weights: Path, tmp_path: Path) -> 
     assert read_image(out).rgb.shape == (72, 96, 3)
     record = json.loads((tmp_path / "tiled.png.json").read_text())
     assert record["result"]["evaluations"] == 3 + 3 * 6  # coarse scale + 2 rows x 3 columns of tiles
+
+
+@pytest.mark.slow
+def test_demo_runs(tmp_path: Path, tmp_easel_home: Path) -> None:
+    from easel.cli import stylize
+    from easel.gallery import Gallery
+
+    gallery = Gallery(tmp_path / "demo")
+    stylize.demo(gallery)
+    assert not gallery.failures
+    assert (tmp_path / "demo" / "stylize.png").exists()
+    assert "RANDOM-INITIALIZED" in gallery.entries[0].note

@@ -291,3 +291,11 @@ def test_style_grams_cached_by_key(tiny_weights: Path) -> None:
     assert stylizer.style_grams(style, 48) is g1
     stylizer.run(content, [style])
     assert len(stylizer._gram_cache) == 1
+
+
+def test_chunked_gram_of_large_targets_matches() -> None:
+    torch.manual_seed(0)
+    f = torch.rand(1, 3, 600, 500)
+    direct = torch.bmm(f.reshape(1, 3, -1), f.reshape(1, 3, -1).transpose(1, 2)) / f.numel()
+    assert torch.allclose(gram_matrix(f), direct, rtol=1e-4)
+    assert torch.allclose(gram_matrix(f.requires_grad_(True)), direct, rtol=1e-4)

@@ -75,3 +75,10 @@ def test_memory_estimate_grows_with_size() -> None:
     big = estimate_memory((2048, 2048), opts)
     assert big > 4 * small
     assert estimate_memory((1024, 1024), StyleOptions(precision="fp32")) > estimate_memory((1024, 1024), opts)
+
+
+def test_cli_choices_match_library() -> None:
+    from easel.cli.stylize import PRESERVE_COLOR_CHOICES
+    from easel.style import color
+
+    assert PRESERVE_COLOR_CHOICES == color.PRESERVE_COLOR_CHOICES

@@ -50,9 +50,7 @@ def as_float_rgb(image: ArrayLike, name: str = "image") -> FloatImage:
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.ndim != 3 or arr.shape[2] not in (1, 3, 4):
-        raise InputError(
-            f"{name} must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}"
-        )
+        raise InputError(f"{name} must have shape (H, W), (H, W, 1), (H, W, 3) or (H, W, 4); got {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{name} is empty (shape {arr.shape})")
     if arr.shape[2] == 4:

@@ -25,14 +25,20 @@ EPILOG = """example:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "-o", "--output", type=Path, default=Path("outputs/demo"), metavar="DIR",
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("outputs/demo"),
+        metavar="DIR",
         help="folder for the gallery (default outputs/demo)",
     )
     parser.add_argument(
         "-y", "--overwrite", action="store_true", help="reuse DIR if it already holds a gallery"
     )
     parser.add_argument(
-        "--only", action="append", metavar="COMMAND",
+        "--only",
+        action="append",
+        metavar="COMMAND",
         help="run only this command's demo (repeatable)",
     )
 

@@ -79,59 +79,107 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
     depth = parser.add_argument_group("depth")
-    depth.add_argument("--depth", type=Path, metavar="FILE", help="depth of IMAGE (.npy, 16-bit .png, .exr ...)")
     depth.add_argument(
-        "--depth-kind", choices=("depth", "disparity"), default="depth",
+        "--depth", type=Path, metavar="FILE", help="depth of IMAGE (.npy, 16-bit .png, .exr ...)"
+    )
+    depth.add_argument(
+        "--depth-kind",
+        choices=("depth", "disparity"),
+        default="depth",
         help="what --depth holds when the file does not say (default depth)",
     )
     depth.add_argument(
-        "--depth-range", type=float_list, metavar="NEAR,FAR",
+        "--depth-range",
+        type=float_list,
+        metavar="NEAR,FAR",
         help="map relative disparity to depths from NEAR to FAR",
     )
     cam = parser.add_argument_group("camera path")
     cam.add_argument("--camera-path", type=Path, metavar="JSON", help="render this nerfstudio camera path")
-    cam.add_argument("--zoom", type=positive_float, default=1.25, help="zoom on the nearest surface (default 1.25)")
     cam.add_argument(
-        "--shift", type=_pair, metavar="X,Y",
+        "--zoom", type=positive_float, default=1.25, help="zoom on the nearest surface (default 1.25)"
+    )
+    cam.add_argument(
+        "--shift",
+        type=_pair,
+        metavar="X,Y",
         help="pan at the end, fraction of the long side (default: searched by autozoom)",
     )
-    cam.add_argument("--shift-x", type=float, metavar="X", help="pan along x only (fraction of the long side)")
-    cam.add_argument("--shift-y", type=float, metavar="Y", help="pan along y only (fraction of the long side)")
     cam.add_argument(
-        "--max-shift", type=non_negative_float, default=0.1,
+        "--shift-x", type=float, metavar="X", help="pan along x only (fraction of the long side)"
+    )
+    cam.add_argument(
+        "--shift-y", type=float, metavar="Y", help="pan along y only (fraction of the long side)"
+    )
+    cam.add_argument(
+        "--max-shift",
+        type=non_negative_float,
+        default=0.1,
         help="autozoom searches shifts up to this fraction (default 0.1)",
     )
     cam.add_argument("--duration", type=positive_float, default=3.0, metavar="S", help="seconds (default 3)")
     cam.add_argument("--fps", type=positive_float, default=25.0, help="frames per second (default 25)")
     loop = cam.add_mutually_exclusive_group()
-    loop.add_argument("--boomerang", dest="boomerang", action="store_true", default=True, help="out and back (default)")
+    loop.add_argument(
+        "--boomerang", dest="boomerang", action="store_true", default=True, help="out and back (default)"
+    )
     loop.add_argument("--one-way", dest="boomerang", action="store_false", help="move one way only")
-    cam.add_argument("--easing", choices=("smooth", "linear"), default="smooth", help="speed profile (default smooth)")
-    cam.add_argument("--fov", type=positive_float, metavar="DEG", help="vertical field of view of IMAGE (default: EXIF, else 90 deg across the long side)")
+    cam.add_argument(
+        "--easing", choices=("smooth", "linear"), default="smooth", help="speed profile (default smooth)"
+    )
+    cam.add_argument(
+        "--fov",
+        type=positive_float,
+        metavar="DEG",
+        help="vertical field of view of IMAGE (default: EXIF, else 90 deg across the long side)",
+    )
     out = parser.add_argument_group("rendering")
-    out.add_argument("--size", "--output-size", dest="size", type=_size, metavar="WxH", help="frame size (default: the input's)")
+    out.add_argument(
+        "--size",
+        "--output-size",
+        dest="size",
+        type=_size,
+        metavar="WxH",
+        help="frame size (default: the input's)",
+    )
     out.add_argument("--stereo", action="store_true", help="side-by-side stereo frames (left, right)")
     out.add_argument(
-        "--stereo-disparity", type=non_negative_float, default=0.02,
+        "--stereo-disparity",
+        type=non_negative_float,
+        default=0.02,
         help="stereo strength: disparity of the nearest surface, fraction of the width (default 0.02)",
     )
-    out.add_argument("--inpaint", choices=INPAINT_METHODS, default="telea", help="hole filling (default telea)")
-    out.add_argument("--inpaint-weights", type=Path, metavar="PATH", help="local big-lama.pt for --inpaint lama")
+    out.add_argument(
+        "--inpaint", choices=INPAINT_METHODS, default="telea", help="hole filling (default telea)"
+    )
+    out.add_argument(
+        "--inpaint-weights", type=Path, metavar="PATH", help="local big-lama.pt for --inpaint lama"
+    )
     out.add_argument("--export-ply", type=Path, metavar="PLY", help="also write the coloured point cloud")
-    out.add_argument("--export-path", type=Path, metavar="JSON", help="also write the camera path (nerfstudio JSON)")
+    out.add_argument(
+        "--export-path", type=Path, metavar="JSON", help="also write the camera path (nerfstudio JSON)"
+    )
     out.add_argument("--crf", type=int, help="video quality, lower is better (default 18 for MP4)")
     out.add_argument(
-        "--preset", default="veryfast",
+        "--preset",
+        default="veryfast",
         help="libx264 speed preset (ultrafast ... veryslow; default veryfast)",
     )
-    out.add_argument("--renderer", choices=("auto", "numba", "torch"), default="auto", help="renderer backend (default auto)")
+    out.add_argument(
+        "--renderer",
+        choices=("auto", "numba", "torch"),
+        default="auto",
+        help="renderer backend (default auto)",
+    )
     add_device(parser)
     add_max_size(parser, default=1024)
     parser.add_argument("--frames", type=positive_int, help=argparse.SUPPRESS)
     add_output(parser, "clip.mp4, clip.webm, clip.gif, or a folder for PNG frames (frames/)")
 
 
-def _load_depth(args: argparse.Namespace, rgb_size: tuple[int, int], rgb: object, ctx: CommandContext) -> object:
+def _load_depth(
+    args: argparse.Namespace, rgb_size: tuple[int, int], rgb: object, ctx: CommandContext
+) -> object:
     depth_range = tuple(args.depth_range) if args.depth_range else None
     if depth_range is not None and len(depth_range) != 2:
         raise InputError("--depth-range takes two numbers: NEAR,FAR")
@@ -154,8 +202,16 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
 
     inputs = [p for p in (args.image, args.depth, args.camera_path) if p is not None]
     out = prepare_output(args.output, inputs, args.overwrite, suffixes=VIDEO_SUFFIXES, allow_dir=True)
-    ply_out = prepare_output(args.export_ply, inputs, args.overwrite, suffixes=(".ply",)) if args.export_ply else None
-    path_out = prepare_output(args.export_path, inputs, args.overwrite, suffixes=(".json",)) if args.export_path else None
+    ply_out = (
+        prepare_output(args.export_ply, inputs, args.overwrite, suffixes=(".ply",))
+        if args.export_ply
+        else None
+    )
+    path_out = (
+        prepare_output(args.export_path, inputs, args.overwrite, suffixes=(".json",))
+        if args.export_path
+        else None
+    )
     if args.shift is not None and (args.shift_x is not None or args.shift_y is not None):
         raise InputError("use either --shift X,Y or --shift-x/--shift-y, not both")
     shift = args.shift
@@ -213,7 +269,10 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     with ctx.timed("prepare"):
         clip = kenburns(loaded.rgb, depth, path, options, intrinsics=intr, progress=ctx.progress)  # type: ignore[arg-type]
     total = len(clip)
-    with ctx.timed("render_and_write"), VideoWriter(out, fps=clip.fps, crf=args.crf, preset=args.preset) as writer:
+    with (
+        ctx.timed("render_and_write"),
+        VideoWriter(out, fps=clip.fps, crf=args.crf, preset=args.preset) as writer,
+    ):
         for i in range(total):
             writer.write(clip.frame_uint8(i))
             report(ctx.progress, "frames", i + 1, total)

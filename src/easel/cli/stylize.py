@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+PRESERVE_COLOR_CHOICES = ("none", "luminance", "histogram")
+
 NAME = "stylize"
 HELP = "paint a photo in the style of one or more images (neural style transfer, VGG-19)"
 ORDER = 30
@@ -92,8 +94,6 @@ def _layers(text: str) -> tuple[str, ...]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from easel.style.color import PRESERVE_COLOR_CHOICES
-
     parser.add_argument("content", type=Path, metavar="CONTENT", help="content photo, or a folder of photos")
     parser.add_argument(
         "-s",
@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="iterations at the finest scale (default: 100, 500 with --no-multiscale)",
+        help="iterations at the finest scale (default: 80, 500 with --no-multiscale)",
     )
     size.add_argument(
         "--coarse-iterations",
@@ -207,7 +207,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     loss.add_argument(
         "--preserve-color",
-        choices=PRESERVE_COLOR_CHOICES,
+        choices=PRESERVE_COLOR_CHOICES,  # kept in sync with easel.style.color (importing it loads torch)
         default="none",
         help="keep the photo's colours: luminance-only transfer, or match the style's histogram",
     )
@@ -283,7 +283,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _options(args: argparse.Namespace) -> StyleOptions:
     from easel.style.transfer import DEFAULT_STYLE_LAYERS, INIT_CHOICES, StyleOptions
 
-    iterations = args.iterations if args.iterations is not None else (100 if args.multiscale else 500)
+    iterations = args.iterations if args.iterations is not None else (80 if args.multiscale else 500)
     return StyleOptions(
         size=args.size,
         iterations=iterations,

@@ -234,7 +234,12 @@ def read_image(
         if rgb.shape[:2] != oriented_size:
             log.info(
                 "%s: downscaled from %dx%d to %dx%d (max size %d)",
-                p, oriented_size[1], oriented_size[0], rgb.shape[1], rgb.shape[0], max_size,
+                p,
+                oriented_size[1],
+                oriented_size[0],
+                rgb.shape[1],
+                rgb.shape[0],
+                max_size,
             )
     return LoadedImage(rgb=rgb, alpha=alpha, path=p, original_size=oriented_size, mode=file_mode)
 

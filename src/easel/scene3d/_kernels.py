@@ -226,9 +226,21 @@ def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf, rgb, dep):  # type: ig
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
 def raster(  # type: ignore[no-untyped-def]
     vbuf,
-    grid_h, grid_w, grid_voff, grid_moff, grid_poff, grid_zscale, masks,
-    fbuf, fcol, fp_zscale, fp_offset,
-    zbuf, ibuf, rgb, dep,
+    grid_h,
+    grid_w,
+    grid_voff,
+    grid_moff,
+    grid_poff,
+    grid_zscale,
+    masks,
+    fbuf,
+    fcol,
+    fp_zscale,
+    fp_offset,
+    zbuf,
+    ibuf,
+    rgb,
+    dep,
 ):
     """Rasterize every grid layer and footprint into per-thread buffers ``[t]``.
 
@@ -272,12 +284,44 @@ def raster(  # type: ignore[no-untyped-def]
             c = 4 * f
             cr, cg, cbl = fcol[f, 0], fcol[f, 1], fcol[f, 2]
             _raster_flat(
-                fbuf[c, 0], fbuf[c, 1], fbuf[c, 2], fbuf[c + 1, 0], fbuf[c + 1, 1], fbuf[c + 1, 2],
-                fbuf[c + 2, 0], fbuf[c + 2, 1], fbuf[c + 2, 2], zs, prim, cr, cg, cbl, zb, ib, cb, db,
+                fbuf[c, 0],
+                fbuf[c, 1],
+                fbuf[c, 2],
+                fbuf[c + 1, 0],
+                fbuf[c + 1, 1],
+                fbuf[c + 1, 2],
+                fbuf[c + 2, 0],
+                fbuf[c + 2, 1],
+                fbuf[c + 2, 2],
+                zs,
+                prim,
+                cr,
+                cg,
+                cbl,
+                zb,
+                ib,
+                cb,
+                db,
             )
             _raster_flat(
-                fbuf[c, 0], fbuf[c, 1], fbuf[c, 2], fbuf[c + 2, 0], fbuf[c + 2, 1], fbuf[c + 2, 2],
-                fbuf[c + 3, 0], fbuf[c + 3, 1], fbuf[c + 3, 2], zs, prim + 1, cr, cg, cbl, zb, ib, cb, db,
+                fbuf[c, 0],
+                fbuf[c, 1],
+                fbuf[c, 2],
+                fbuf[c + 2, 0],
+                fbuf[c + 2, 1],
+                fbuf[c + 2, 2],
+                fbuf[c + 3, 0],
+                fbuf[c + 3, 1],
+                fbuf[c + 3, 2],
+                zs,
+                prim + 1,
+                cr,
+                cg,
+                cbl,
+                zb,
+                ib,
+                cb,
+                db,
             )
 
 

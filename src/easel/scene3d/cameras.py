@@ -231,7 +231,9 @@ def pixel_grid(height: int, width: int) -> tuple[NDArray[np.float32], NDArray[np
     return uu, vv
 
 
-def unproject(depth: ArrayLike, intrinsics: Intrinsics, world_to_camera: ArrayLike | None = None) -> NDArray[np.float32]:
+def unproject(
+    depth: ArrayLike, intrinsics: Intrinsics, world_to_camera: ArrayLike | None = None
+) -> NDArray[np.float32]:
     """Lift every pixel to a 3D point.
 
     Args:
@@ -249,7 +251,9 @@ def unproject(depth: ArrayLike, intrinsics: Intrinsics, world_to_camera: ArrayLi
     """
     z = np.asarray(depth, dtype=np.float64)
     if z.shape != intrinsics.size:
-        raise InputError(f"depth is {z.shape[::-1]} (WxH) but the camera is {intrinsics.width}x{intrinsics.height}")
+        raise InputError(
+            f"depth is {z.shape[::-1]} (WxH) but the camera is {intrinsics.width}x{intrinsics.height}"
+        )
     uu, vv = pixel_grid(*z.shape)
     x = (uu - intrinsics.cx) / intrinsics.fx * z
     y = (vv - intrinsics.cy) / intrinsics.fy * z

@@ -229,7 +229,11 @@ def background_depth(
     d = np.where(h | ~np.isfinite(depth[sl]), 0.0, depth[sl]).astype(np.float32)
     rim = cv2.dilate(h.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~h & (d > 0)
     if not rim.any():
-        out[sl][h] = 1.0 if not np.isfinite(depth).any() else float(np.nanmax(np.where(np.isfinite(depth), depth, np.nan)))
+        out[sl][h] = (
+            1.0
+            if not np.isfinite(depth).any()
+            else float(np.nanmax(np.where(np.isfinite(depth), depth, np.nan)))
+        )
         return out
     rim_d = np.where(rim, d, 0.0).astype(np.float32)
     local_far = cv2.dilate(rim_d, np.ones((window, window), np.uint8))

@@ -226,7 +226,10 @@ class KenBurnsClip(Sequence[FloatImage]):
         """Frame ``index`` as ``(H, W, 3)`` uint8 RGB (what video writers take), without float copies."""
         import cv2
 
-        views = [np.asarray(cv2.convertScaleAbs(self._view(cam), alpha=255.0), np.uint8) for cam in self.eye_cameras(index)]
+        views = [
+            np.asarray(cv2.convertScaleAbs(self._view(cam), alpha=255.0), np.uint8)
+            for cam in self.eye_cameras(index)
+        ]
         return views[0] if len(views) == 1 else np.concatenate(views, axis=1)
 
     def point_cloud(self) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -244,7 +247,9 @@ def input_intrinsics(width: int, height: int, options: KenBurnsOptions) -> Intri
     return Intrinsics.default(width, height)
 
 
-def _small_layer(image: FloatImage, depth: NDArray[np.float32], intr: Intrinsics, long_side: int, edge: float) -> tuple[GridLayer, Intrinsics]:
+def _small_layer(
+    image: FloatImage, depth: NDArray[np.float32], intr: Intrinsics, long_side: int, edge: float
+) -> tuple[GridLayer, Intrinsics]:
     import cv2
 
     h, w = depth.shape
@@ -260,7 +265,9 @@ def _coverage_search(
     renderer: Renderer, intr: Intrinsics, out_intr: Intrinsics, focus: float, opts: KenBurnsOptions
 ) -> tuple[float, float]:
     scale = min(1.0, 192 / max(out_intr.width, out_intr.height))
-    eval_intr = out_intr.resized(max(2, round(out_intr.width * scale)), max(2, round(out_intr.height * scale)))
+    eval_intr = out_intr.resized(
+        max(2, round(out_intr.width * scale)), max(2, round(out_intr.height * scale))
+    )
 
     def coverage(shift: tuple[float, float]) -> float:
         end = kenburns_offset(intr, focus, opts.zoom, shift)
@@ -271,7 +278,13 @@ def _coverage_search(
     return shift
 
 
-def _fill_view_poses(path: CameraPath, renderer: Renderer, count: int, overshoot: float, extra: Sequence[NDArray[np.float64]] = ()) -> list[NDArray[np.float64]]:
+def _fill_view_poses(
+    path: CameraPath,
+    renderer: Renderer,
+    count: int,
+    overshoot: float,
+    extra: Sequence[NDArray[np.float64]] = (),
+) -> list[NDArray[np.float64]]:
     """The path poses with the most holes (greedy, at low resolution), moved ``overshoot`` further."""
     if count <= 0:
         return []
@@ -341,13 +354,19 @@ def kenburns(
     import time
 
     start = time.perf_counter()
-    opts = dataclasses.replace(options or KenBurnsOptions(), **overrides) if overrides else (options or KenBurnsOptions())
+    opts = (
+        dataclasses.replace(options or KenBurnsOptions(), **overrides)
+        if overrides
+        else (options or KenBurnsOptions())
+    )
     rgb = as_float_rgb(image)
     h, w = rgb.shape[:2]
     if depth is None:
         from easel.depth import estimate_depth
 
-        z = check_depth(estimate_depth(rgb, model=opts.depth_model, device=opts.device, progress=progress), (h, w))
+        z = check_depth(
+            estimate_depth(rgb, model=opts.depth_model, device=opts.device, progress=progress), (h, w)
+        )
     else:
         z = check_depth(depth, (h, w))
     intr = intrinsics or input_intrinsics(w, h, opts)
@@ -360,7 +379,9 @@ def kenburns(
 
     report(progress, "prepare", 0, 3)
     layer = GridLayer.from_rgbd(rgb, z, intr, edge_threshold=opts.edge_threshold)
-    renderer = Renderer([layer], backend=opts.backend, device=None if opts.backend == "numba" else opts.device)
+    renderer = Renderer(
+        [layer], backend=opts.backend, device=None if opts.backend == "numba" else opts.device
+    )
     # a 256 px copy of the scene for the searches (autozoom, views to fill): on the CPU kernel,
     # whatever renders the frames, since hundreds of tiny renders suit it best
     small_layer, _ = _small_layer(rgb, z, intr, 256, opts.edge_threshold)
@@ -373,12 +394,18 @@ def kenburns(
         if shift is None:
             shift = _coverage_search(small_renderer, intr, out_intr, near, opts)
         path = kenburns_path(
-            intr, near, opts.zoom, shift, opts.num_frames, opts.fps, opts.boomerang, opts.easing, output=out_intr
+            intr,
+            near,
+            opts.zoom,
+            shift,
+            opts.num_frames,
+            opts.fps,
+            opts.boomerang,
+            opts.easing,
+            output=out_intr,
         )
     elif opts.output_size is not None:
-        path = path.with_intrinsics(
-            [path.intrinsics_at(i).resized(out_w, out_h) for i in range(len(path))]
-        )
+        path = path.with_intrinsics([path.intrinsics_at(i).resized(out_w, out_h) for i in range(len(path))])
     path.validate(near)
     report(progress, "prepare", 1, 3)
 
@@ -389,7 +416,9 @@ def kenburns(
         for i in (0, len(path) // 2, len(path) - 1):
             extra.extend(c.world_to_camera for c in clip.eye_cameras(i))
     fill_poses = _fill_view_poses(path, small_renderer, opts.fill_views, opts.fill_overshoot, extra)
-    inpainter = get_inpainter(opts.inpaint, weights=opts.inpaint_weights, device=opts.device) if fill_poses else None
+    inpainter = (
+        get_inpainter(opts.inpaint, weights=opts.inpaint_weights, device=opts.device) if fill_poses else None
+    )
     import cv2
 
     for k, pose in enumerate(fill_poses):

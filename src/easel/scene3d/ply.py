@@ -13,7 +13,9 @@ from easel.image import to_uint8
 from easel.io.atomic import atomic_path
 
 
-def write_ply(path: str | os.PathLike[str], points: ArrayLike, colors: ArrayLike, opengl: bool = True) -> Path:
+def write_ply(
+    path: str | os.PathLike[str], points: ArrayLike, colors: ArrayLike, opengl: bool = True
+) -> Path:
     """Write a coloured point cloud as binary little-endian PLY, atomically.
 
     Args:
@@ -35,7 +37,9 @@ def write_ply(path: str | os.PathLike[str], points: ArrayLike, colors: ArrayLike
         raise InputError(f"PLY export: {len(pts)} points but {len(cols)} colours")
     if opengl:
         pts = pts * np.array([1.0, -1.0, -1.0], np.float32)
-    rec = np.empty(len(pts), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")])
+    rec = np.empty(
+        len(pts), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")]
+    )
     rec["x"], rec["y"], rec["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
     c8 = to_uint8(cols)
     rec["r"], rec["g"], rec["b"] = c8[:, 0], c8[:, 1], c8[:, 2]
@@ -59,7 +63,9 @@ def read_ply(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     header = data[:end].decode("ascii").splitlines()
     count = next(int(line.split()[2]) for line in header if line.startswith("element vertex"))
     rec = np.frombuffer(
-        data[end:], dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")], count=count
+        data[end:],
+        dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")],
+        count=count,
     )
     pts = np.stack([rec["x"], rec["y"], rec["z"]], 1)
     cols = np.stack([rec["r"], rec["g"], rec["b"]], 1)

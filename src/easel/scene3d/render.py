@@ -54,7 +54,9 @@ FOOTPRINT_BIAS = 1e-3
 """Footprints are drawn this much (relative depth) behind the mesh, so the mesh wins where both exist."""
 
 
-def check_depth(depth: ArrayLike, size: tuple[int, int] | None = None, name: str = "depth") -> NDArray[np.float32]:
+def check_depth(
+    depth: ArrayLike, size: tuple[int, int] | None = None, name: str = "depth"
+) -> NDArray[np.float32]:
     """Validate a depth map: ``(H, W)``, finite, positive, not constant when ``size`` says so.
 
     Args:
@@ -86,11 +88,15 @@ def check_depth(depth: ArrayLike, size: tuple[int, int] | None = None, name: str
     if not np.isfinite(z).all():
         raise InputError(f"{name} contains NaN or infinite values")
     if float(z.min()) <= 0.0:
-        raise InputError(f"{name} must be > 0 everywhere (distance along the optical axis); min is {z.min():.4g}")
+        raise InputError(
+            f"{name} must be > 0 everywhere (distance along the optical axis); min is {z.min():.4g}"
+        )
     return np.ascontiguousarray(z)
 
 
-def break_mask(depth: NDArray[np.float32], valid: NDArray[np.bool_], edge_threshold: float) -> NDArray[np.uint8]:
+def break_mask(
+    depth: NDArray[np.float32], valid: NDArray[np.bool_], edge_threshold: float
+) -> NDArray[np.uint8]:
     """Which triangles of the pixel-centre grid survive: ``(H-1, W-1)`` uint8, bit k = triangle k.
 
     Triangle 0 of a quad joins pixels (r, c), (r, c+1), (r+1, c); triangle 1
@@ -99,7 +105,9 @@ def break_mask(depth: NDArray[np.float32], valid: NDArray[np.bool_], edge_thresh
     """
     lim = np.float32(1.0 + edge_threshold)
 
-    def joined(za: NDArray[np.float32], zb: NDArray[np.float32], va: NDArray[np.bool_], vb: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    def joined(
+        za: NDArray[np.float32], zb: NDArray[np.float32], va: NDArray[np.bool_], vb: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
         hi = np.maximum(za, zb)
         lo = np.minimum(za, zb)
         return va & vb & (hi <= lo * lim)
@@ -484,9 +492,21 @@ class Renderer:
             zbuf, ibuf, rgb, dep = b["zbuf"], b["ibuf"], b["rgb"], b["dep"]
         kern.raster(
             b["vbuf"],
-            p.grid_h, p.grid_w, p.grid_voff, p.grid_moff, p.grid_poff, p.grid_zscale, p.masks,
-            b["fbuf"], p.fp_colors, p.fp_zscale, np.int64(p.fp_offset),
-            zbuf, ibuf, rgb, dep,
+            p.grid_h,
+            p.grid_w,
+            p.grid_voff,
+            p.grid_moff,
+            p.grid_poff,
+            p.grid_zscale,
+            p.masks,
+            b["fbuf"],
+            p.fp_colors,
+            p.fp_zscale,
+            np.int64(p.fp_offset),
+            zbuf,
+            ibuf,
+            rgb,
+            dep,
         )
         if threads == 1:
             kern.finish(zbuf, out.image, out.depth, out.holes)
@@ -534,10 +554,14 @@ class _TorchScene:
         nf = len(packed.fp_vertex)
         f = np.arange(nf)
         self.fp_tris = t(
-            np.concatenate([np.stack([4 * f, 4 * f + 1, 4 * f + 2], 1), np.stack([4 * f, 4 * f + 2, 4 * f + 3], 1)]),
+            np.concatenate(
+                [np.stack([4 * f, 4 * f + 1, 4 * f + 2], 1), np.stack([4 * f, 4 * f + 2, 4 * f + 3], 1)]
+            ),
             torch.long,
         )
-        self.fp_prims = t(np.concatenate([packed.fp_offset + 2 * f, packed.fp_offset + 2 * f + 1]), torch.long)
+        self.fp_prims = t(
+            np.concatenate([packed.fp_offset + 2 * f, packed.fp_offset + 2 * f + 1]), torch.long
+        )
         self.fp_zs = t(np.concatenate([packed.fp_zscale, packed.fp_zscale]))
         self.fp_color_vertex = t(np.concatenate([packed.fp_vertex, packed.fp_vertex]), torch.long)
 
@@ -607,7 +631,9 @@ class _TorchScene:
         z = zscale[tri] / izp
         pix = ys * width + xs
         key = (z.view(torch.int32).long() << 32) | prims[tri]
-        best = torch.full((height * width,), torch.iinfo(torch.long).max, dtype=torch.long, device=self.device)
+        best = torch.full(
+            (height * width,), torch.iinfo(torch.long).max, dtype=torch.long, device=self.device
+        )
         best.scatter_reduce_(0, pix, key, reduce="amin")
         win = key == best[pix]
         tri, pix, z = tri[win], pix[win], z[win]
@@ -622,7 +648,9 @@ class _TorchScene:
         wv = iz[vid]
         bb = torch.stack([b0[is_mesh], b1[is_mesh], b2[is_mesh]], 1) * wv
         total = bb.sum(1, keepdim=True)
-        bb = torch.where(total > 0, bb / total.clamp(min=1e-30), torch.tensor([1.0, 0.0, 0.0], device=self.device))
+        bb = torch.where(
+            total > 0, bb / total.clamp(min=1e-30), torch.tensor([1.0, 0.0, 0.0], device=self.device)
+        )
         rgb[pix[is_mesh]] = (bb[:, :, None] * self.colors[vid]).sum(1)
         ft = tri[~is_mesh] - n_mesh
         rgb[pix[~is_mesh]] = self.colors[self.fp_color_vertex[ft]]

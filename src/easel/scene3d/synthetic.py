@@ -62,8 +62,12 @@ class SyntheticScene:
     rects: list[Rect] = field(default_factory=list)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
-    def add_plane(self, origin: ArrayLike, edge_u: ArrayLike, edge_v: ArrayLike, texture: ArrayLike) -> SyntheticScene:
-        self.rects.append(Rect(np.asarray(origin), np.asarray(edge_u), np.asarray(edge_v), np.asarray(texture)))
+    def add_plane(
+        self, origin: ArrayLike, edge_u: ArrayLike, edge_v: ArrayLike, texture: ArrayLike
+    ) -> SyntheticScene:
+        self.rects.append(
+            Rect(np.asarray(origin), np.asarray(edge_u), np.asarray(edge_v), np.asarray(texture))
+        )
         return self
 
     def add_box(self, center: ArrayLike, size: ArrayLike, texture: ArrayLike) -> SyntheticScene:
@@ -89,7 +93,9 @@ class SyntheticScene:
         h, w = intr.height, intr.width
         uu, vv = pixel_grid(h, w)
         c2w = invert_pose(camera.world_to_camera)
-        dcam = np.stack([(uu - intr.cx) / intr.fx, (vv - intr.cy) / intr.fy, np.ones_like(uu)], -1).astype(np.float64)
+        dcam = np.stack([(uu - intr.cx) / intr.fx, (vv - intr.cy) / intr.fy, np.ones_like(uu)], -1).astype(
+            np.float64
+        )
         dirs = dcam @ c2w[:3, :3].T  # camera z of C + t * d is t: t is the depth
         origin = c2w[:3, 3]
         best = np.full((h, w), np.inf)
@@ -145,7 +151,9 @@ def layered_scene(width: int = 1024, height: int = 768) -> tuple[SyntheticScene,
     scene = SyntheticScene()
     aspect = height / width
     # back wall, much wider than the view so moving cameras never see past it
-    scene.add_plane([-16.0, -16.0 * aspect - 2.0, 10.0], [32.0, 0, 0], [0, 32.0 * aspect + 4.0, 0], texture("coffee"))
+    scene.add_plane(
+        [-16.0, -16.0 * aspect - 2.0, 10.0], [32.0, 0, 0], [0, 32.0 * aspect + 4.0, 0], texture("coffee")
+    )
     # middle plane, left of centre
     scene.add_plane([-4.2, -2.4, 5.0], [3.6, 0, 0], [0, 2.7, 0], texture("chelsea"))
     # a second middle plane, lower right
@@ -195,7 +203,9 @@ def disocclusion_mask(
     c0 = np.clip(np.floor(uv[..., 0] - 0.5).astype(np.int64), 0, sw - 1)
     r0 = np.clip(np.floor(uv[..., 1] - 0.5).astype(np.int64), 0, sh - 1)
     c1, r1 = np.minimum(c0 + 1, sw - 1), np.minimum(r0 + 1, sh - 1)
-    quad = np.stack([source_depth[r0, c0], source_depth[r0, c1], source_depth[r1, c0], source_depth[r1, c1]], -1)
+    quad = np.stack(
+        [source_depth[r0, c0], source_depth[r0, c1], source_depth[r1, c0], source_depth[r1, c1]], -1
+    )
     lo, hi = quad.min(-1).astype(np.float64), quad.max(-1).astype(np.float64)
     same_surface = hi <= lo * 1.05
     seen |= inside & same_surface & (zs >= lo * (1 - rtol)) & (zs <= hi * (1 + rtol))

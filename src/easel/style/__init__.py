@@ -10,15 +10,19 @@
 
 from __future__ import annotations
 
-from easel.style.transfer import (
-    Style,
-    StyleInterrupted,
-    StyleOptions,
-    StyleResult,
-    Stylizer,
-    estimate_memory,
-    stylize,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from easel.style.transfer import (
+        Style,
+        StyleInterrupted,
+        StyleOptions,
+        StyleResult,
+        Stylizer,
+        estimate_memory,
+        stylize,
+    )
 
 __all__ = [
     "Style",
@@ -29,3 +33,13 @@ __all__ = [
     "estimate_memory",
     "stylize",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: the CLI reads option choices from the light submodules (color, losses)
+    # without loading torch through transfer.py.
+    if name in __all__:
+        value = getattr(importlib.import_module("easel.style.transfer"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'easel.style' has no attribute {name!r}")

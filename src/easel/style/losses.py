@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+_CHUNK = 1 << 18  # pixels per chunk when accumulating large Gram matrices
+
 
 def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Size-normalized Gram matrix of ``(N, C, H, W)`` features, in float32.
@@ -32,6 +34,15 @@ def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> tor
                  [0.5000, 0.5000]]])
     """
     n, c, h, w = features.shape
+    if mask is None and not features.requires_grad and h * w > _CHUNK:
+        # Targets of large style images: accumulate in fp32 chunks instead of copying all to fp32.
+        low = features.reshape(n, c, h * w)
+        gram = torch.zeros(n, c, c, device=features.device, dtype=torch.float32)
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            for start in range(0, h * w, _CHUNK):
+                part = low[:, :, start : start + _CHUNK].float()
+                gram += torch.bmm(part, part.transpose(1, 2))
+        return gram / float(c * h * w)
     flat = features.float().reshape(n, c, h * w)
     if mask is None:
         denom = float(c * h * w)

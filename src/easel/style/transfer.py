@@ -59,7 +59,7 @@ class StyleOptions:
         iterations: optimizer iterations at the finest scale.
         coarse_iterations: iterations at each coarser scale (``None``: same as ``iterations``).
             Coarse iterations cost a quarter (or less) of a fine one, so the default
-            spends most of them there (200 coarse, 100 at the finest scale).
+            spends most of them there (200 coarse, 80 at the finest scale).
         content_weight: α, weight of the content loss.
         style_weight: β, weight of the style loss (each style's own weight multiplies it).
         tv_weight: γ, weight of the total-variation smoothness loss.
@@ -90,7 +90,7 @@ class StyleOptions:
     """
 
     size: int = 512
-    iterations: int = 100
+    iterations: int = 80
     coarse_iterations: int | None = 200
     content_weight: float = 1.0
     style_weight: float = 100.0
@@ -494,27 +494,28 @@ class Stylizer:
         step_offset = 0
         for index, shape in enumerate(scales):
             ts = time.perf_counter()
-            final = (
-                index == len(scales) - 1
-            )  # the finest scale runs `iterations`, coarser ones `coarse_iterations`
+            # the finest scale runs `iterations`, coarser ones `coarse_iterations`
+            final = index == len(scales) - 1
             iters = (
                 opts.iterations
                 if final
                 else (opts.coarse_iterations if opts.coarse_iterations is not None else opts.iterations)
             )
             content_s = resize(content_img, shape)
+            use_tiles = opts.tile_size is not None and max(shape) > opts.tile_size
             with torch.no_grad():
                 content_t = to_tensor(content_s, device=self.device)
-                cfeats = self._features(content_t)
-                ctargets = {layer: cfeats[layer].detach() for layer in opts.content_layers}
-                del cfeats
+                ctargets: dict[str, torch.Tensor] = {}
+                if not use_tiles:  # tiles compute their own content targets
+                    cfeats = self._features(content_t)
+                    ctargets = {layer: cfeats[layer].detach() for layer in opts.content_layers}
+                    del cfeats
                 targets = [self._target(s, shape, content_img) for s in style_list]
             if current is None:
                 x0 = self._init(content_t, style_list, init_arr, shape, gen)
             else:
                 x0 = F.interpolate(current, size=shape, mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
             stage = f"scale {index + 1}/{len(scales)} {shape[1]}x{shape[0]}" if len(scales) > 1 else "stylize"
-            use_tiles = opts.tile_size is not None and max(shape) > opts.tile_size
             try:
                 if use_tiles:
                     from easel.style.tiling import optimize_tiled
