@@ -229,6 +229,11 @@ def main() -> None:
             seed=0,
         )
         runs.insert(1, ("reference: Gatys Adam, single scale, fp32", adam))
+    if args.ref_iterations == 0:
+        # Only the Adam reference (the L-BFGS one is a separate long run): it becomes rows[0].
+        runs = runs[1:]
+        if not args.adam_iterations:
+            parser.error("--ref-iterations 0 needs --adam-iterations")
     rows: list[dict[str, Any]] = []
     evaluator = None
     for label, opts in runs if "runs" in parts else []:
@@ -291,6 +296,8 @@ def main() -> None:
         ]
     )
     name = "stylize" if parts >= {"levers", "runs", "memory"} else "stylize-" + "-".join(sorted(parts))
+    if args.ref_iterations == 0:
+        name += "-adam"
     write_results(
         name,
         {
