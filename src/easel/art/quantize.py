@@ -91,37 +91,35 @@ def _accumulate(
     return sums, wsum
 
 
+@numba.njit(cache=True, inline="always")
+def _nearest_center(
+    v0: float, v1: float, v2: float, centers: np.ndarray
+) -> tuple[int, float]:  # pragma: no cover
+    """Index of the row of ``centers`` (K, 3) nearest to ``(v0, v1, v2)``, and its squared distance."""
+    best = 0
+    best_d = np.inf
+    for j in range(centers.shape[0]):
+        d0 = v0 - centers[j, 0]
+        d1 = v1 - centers[j, 1]
+        d2 = v2 - centers[j, 2]
+        d = d0 * d0 + d1 * d1 + d2 * d2
+        if d < best_d:
+            best_d = d
+            best = j
+    return best, best_d
+
+
 @numba.njit(cache=True, fastmath=True)
 def _assign_serial(points: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> None:  # pragma: no cover
     """labels[i] = index of the centre nearest to points[i] (squared Euclidean), serially."""
-    k = centers.shape[0]
     for i in range(points.shape[0]):
-        best = 0
-        best_d = np.inf
-        for j in range(k):
-            d0 = points[i, 0] - centers[j, 0]
-            d1 = points[i, 1] - centers[j, 1]
-            d2 = points[i, 2] - centers[j, 2]
-            d = d0 * d0 + d1 * d1 + d2 * d2
-            if d < best_d:
-                best_d = d
-                best = j
-        labels[i] = best
+        labels[i] = _nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[0]
 
 
 @numba.njit(cache=True, fastmath=True)
 def _min_sq_dist(points: np.ndarray, centers: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    k = centers.shape[0]
     for i in range(points.shape[0]):
-        best = np.inf
-        for j in range(k):
-            d0 = points[i, 0] - centers[j, 0]
-            d1 = points[i, 1] - centers[j, 1]
-            d2 = points[i, 2] - centers[j, 2]
-            d = d0 * d0 + d1 * d1 + d2 * d2
-            if d < best:
-                best = d
-        out[i] = best
+        out[i] = _nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[1]
 
 
 @numba.njit(cache=True, fastmath=True)
@@ -191,19 +189,7 @@ def _assign_accumulate(
     for chunk in numba.prange(n_chunks):
         acc = partial[chunk]
         for i in range(chunk * per, min(n, (chunk + 1) * per)):
-            p0 = points[i, 0]
-            p1 = points[i, 1]
-            p2 = points[i, 2]
-            best = 0
-            best_d = np.inf
-            for j in range(k):
-                d0 = p0 - centers[j, 0]
-                d1 = p1 - centers[j, 1]
-                d2 = p2 - centers[j, 2]
-                d = d0 * d0 + d1 * d1 + d2 * d2
-                if d < best_d:
-                    best_d = d
-                    best = j
+            best = _nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[0]
             labels[i] = best
             acc[best, 0] += values[i, 0]
             acc[best, 1] += values[i, 1]
@@ -219,7 +205,6 @@ def _assign_accumulate(
 def _dither(image: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> None:  # pragma: no cover
     """Serpentine Floyd-Steinberg error diffusion of ``image`` (H, W, 3) against ``centers``."""
     h, w, _ = image.shape
-    k = centers.shape[0]
     cur = np.zeros((w + 2, 3), np.float32)  # error carried into the current row (offset by 1)
     nxt = np.zeros((w + 2, 3), np.float32)
     for y in range(h):
@@ -229,16 +214,7 @@ def _dither(image: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> None:
             v0 = image[y, x, 0] + cur[x + 1, 0]
             v1 = image[y, x, 1] + cur[x + 1, 1]
             v2 = image[y, x, 2] + cur[x + 1, 2]
-            best = 0
-            best_d = np.inf
-            for j in range(k):
-                d0 = v0 - centers[j, 0]
-                d1 = v1 - centers[j, 1]
-                d2 = v2 - centers[j, 2]
-                d = d0 * d0 + d1 * d1 + d2 * d2
-                if d < best_d:
-                    best_d = d
-                    best = j
+            best = _nearest_center(v0, v1, v2, centers)[0]
             labels[y, x] = best
             e0 = v0 - centers[best, 0]
             e1 = v1 - centers[best, 1]
