@@ -132,9 +132,10 @@ from easel.style import stylize, StyleOptions
 from easel.gallery import sample_image
 from easel.image import resize
 size, iters, weights, tile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+coarse = int(sys.argv[5]) if len(sys.argv) > 5 else iters
 content = resize(sample_image("astronaut"), (size, size))
 style = sample_image("immunohistochemistry")
-opts = StyleOptions(size=size, iterations=iters, coarse_iterations=iters, weights=weights,
+opts = StyleOptions(size=size, iterations=iters, coarse_iterations=coarse, weights=weights,
                     tile_size=int(tile) if tile != "none" else None)
 t = time.perf_counter()
 r = stylize(content, [style], opts)
@@ -145,9 +146,15 @@ print(json.dumps({"size": size, "status": r.status, "seconds": time.perf_counter
 """
 
 
-def memory_run(path: Path, size: int, iterations: int, tile: int | None = None) -> dict[str, Any]:
-    out = run_isolated(["-c", _MEMORY_CHILD, str(size), str(iterations), str(path), str(tile or "none")])
+def memory_run(
+    path: Path, size: int, iterations: int, tile: int | None = None, coarse_iterations: int | None = None
+) -> dict[str, Any]:
+    coarse = iterations if coarse_iterations is None else coarse_iterations
+    out = run_isolated(
+        ["-c", _MEMORY_CHILD, str(size), str(iterations), str(path), str(tile or "none"), str(coarse)]
+    )
     out["tile"] = tile
+    out["iterations"] = f"{coarse} per coarser scale + {iterations}"
     from easel.style import StyleOptions
     from easel.style.transfer import estimate_memory
 
@@ -181,7 +188,14 @@ def main() -> None:
     parser.add_argument(
         "--memory-sizes", type=str, default="1024", help="comma-separated sizes for peak memory"
     )
-    parser.add_argument("--memory-iterations", type=int, default=3)
+    parser.add_argument("--tag", default="", help="suffix of the results' file name (keeps earlier results)")
+    parser.add_argument("--memory-iterations", type=int, default=3, help="iterations at the finest scale")
+    parser.add_argument(
+        "--memory-coarse-iterations",
+        type=int,
+        default=None,
+        help="iterations at each coarser scale (default: --memory-iterations)",
+    )
     parser.add_argument(
         "--memory-tile", type=int, default=None, help="tile size for memory runs larger than it (e.g. 1024)"
     )
@@ -268,7 +282,7 @@ def main() -> None:
         print(f"peak memory at {size} px ...", flush=True)
         try:
             tile = args.memory_tile if args.memory_tile and size > args.memory_tile else None
-            memory.append(memory_run(path, size, args.memory_iterations, tile))
+            memory.append(memory_run(path, size, args.memory_iterations, tile, args.memory_coarse_iterations))
         except RuntimeError as exc:
             memory.append({"size": size, "error": str(exc)[-300:]})
         print(f"  {memory[-1]}", flush=True)
@@ -290,14 +304,18 @@ def main() -> None:
                 ],
             ),
             markdown_table(levers, ["lever", "size", "s_per_iter", "median_s"]) if levers else "",
-            markdown_table(memory, ["size", "tile", "status", "seconds", "peak_rss_mib", "estimate_mib"])
+            markdown_table(
+                memory, ["size", "tile", "iterations", "status", "seconds", "peak_rss_mib", "estimate_mib"]
+            )
             if memory
             else "",
         ]
     )
     name = "stylize" if parts >= {"levers", "runs", "memory"} else "stylize-" + "-".join(sorted(parts))
-    if args.ref_iterations == 0:
+    if args.ref_iterations == 0 and "runs" in parts:
         name += "-adam"
+    if args.tag:
+        name += f"-{args.tag}"
     write_results(
         name,
         {

@@ -120,17 +120,24 @@ def test_registered_folder_entry_in_the_cache(tiny_folder: Path, tmp_easel_home:
         weights.unregister("tiny-depth-test")
 
 
+def _pinned_spec(name: str, config: dict, **fields: object) -> registry.DepthModelSpec:
+    """A test model spec pinned to a made-up commit."""
+    return registry.DepthModelSpec(
+        name=name,
+        repo=f"example/{name}",
+        revision="0" * 40,
+        licence="Apache-2.0",
+        description=name,
+        config=config,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
 def test_bare_safetensors_with_a_builtin_architecture(
     tiny_folder: Path, tmp_easel_home: Path, monkeypatch: pytest.MonkeyPatch
 ):
-    spec = registry.DepthModelSpec(
-        name="tiny-builtin",
-        repo="example/tiny",
-        revision="0" * 40,
-        licence="Apache-2.0",
-        description="tiny",
-        config=TINY_CONFIG,
-        sha256=weights.sha256_of(tiny_folder / "model.safetensors"),
+    spec = _pinned_spec(
+        "tiny-builtin", TINY_CONFIG, sha256=weights.sha256_of(tiny_folder / "model.safetensors")
     )
     monkeypatch.setitem(registry.MODELS, "tiny-builtin", spec)
     entry = registry._entry(spec)
@@ -251,7 +258,17 @@ def test_cuda_matches_cpu(tiny_folder: Path):
 
 def test_registry_entries():
     names = {e.name: e for e in registry.ENTRIES}
-    assert set(names) == {"depth-anything-v2-small", "depth-anything-v2-base", "depth-anything-v2-large"}
+    assert set(names) == {
+        "depth-anything-v2-small",
+        "depth-anything-v2-base",
+        "depth-anything-v2-large",
+        "dpt-large",
+    }
+    dpt = names["dpt-large"]
+    assert dpt.verified and dpt.fmt == "safetensors" and dpt.licence == "Apache-2.0"
+    assert dpt.files[0].url == (
+        "https://huggingface.co/Intel/dpt-large/resolve/bc15f29aa3a80d532f2ed650b5e16ac48d8958f9/model.safetensors"
+    )
     # Base and Large are listed with their non-commercial licence but are not downloadable
     # until a verified sha256 is recorded.
     for name in ("depth-anything-v2-base", "depth-anything-v2-large"):
@@ -300,3 +317,52 @@ def test_a_checkpoint_missing_tensors_is_refused(tiny_folder: Path, tmp_path: Pa
     save_file(state, str(partial / "model.safetensors"), metadata={"format": "pt"})
     with pytest.raises(WeightsError, match="missing"):
         DepthEstimator.load(weights=partial, device="cpu")
+
+
+@pytest.mark.parametrize(
+    ("name", "published_bytes"),
+    [
+        ("depth-anything-v2-small", 99_173_660),
+        ("depth-anything-v2-base", 390e6),
+        ("depth-anything-v2-large", 1.34e9),
+        ("dpt-large", 1.37e9),
+    ],
+)
+def test_builtin_architectures_match_the_published_file_sizes(name: str, published_bytes: float):
+    """The written-down configs build networks whose fp32 size is that of the published files."""
+    cfg = dict(registry.MODELS[name].config or {})
+    with torch.device("meta"):
+        net = transformers.AutoModelForDepthEstimation.from_config(
+            transformers.AutoConfig.for_model(cfg.pop("model_type"), **cfg)
+        )
+    size = 4 * sum(p.numel() for p in net.parameters())
+    assert abs(size - published_bytes) / published_bytes < 0.01, (name, size)
+
+
+TINY_DPT = {
+    **registry._dpt_vit_config(32, 2, 4, [0, 1, 2, 3], [8, 16, 32, 32], 16),
+    "image_size": 64,
+    "intermediate_size": 64,
+    "initializer_range": 0.5,
+}
+
+
+def test_a_bare_dpt_safetensors_loads_with_the_dpt_preprocessing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    folder = save_tiny_depth_model(tmp_path / "dpt", config=TINY_DPT)
+    spec = _pinned_spec("tiny-dpt", TINY_DPT, preprocess=dict(registry.DPT_PREPROCESS))
+    monkeypatch.setitem(registry.MODELS, "tiny-dpt", spec)
+    est = DepthEstimator.load("tiny-dpt", weights=folder / "model.safetensors", device="cpu")
+    assert est.preprocess.output_size(60, 80) == (384, 384)
+    depth = est.predict(photo())
+    assert depth.shape == (60, 80) and np.isfinite(depth).all() and np.ptp(depth) > 0
+
+
+@pytest.mark.parametrize("shape", [(60, 80), (400, 300)])
+def test_dpt_preprocessing_equals_the_hf_image_processor(shape):
+    ours = Preprocess.from_dict(registry.DPT_PREPROCESS)
+    theirs = _hf_processor(registry.DPT_PREPROCESS)
+    img8 = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    expected = theirs(images=img8, return_tensors="np")["pixel_values"]
+    np.testing.assert_allclose(ours(img8.astype(np.float32) / 255.0), expected, atol=1e-5)

@@ -17,6 +17,8 @@ from easel.scene3d.cameras import (
     camera_path_from_dict,
     camera_path_to_dict,
     check_pose,
+    crop_limits,
+    focus_depth,
     intrinsics_from_exif,
     invert_pose,
     kenburns_path,
@@ -142,6 +144,26 @@ def test_autozoom_shift_picks_best_coverage() -> None:
         lambda s: 1.0 - abs(s[0] - 0.05) - abs(s[1] + 0.1), max_shift=0.1, grid=5
     )
     assert (sx, sy) == (0.05, -0.1) and score == pytest.approx(1.0)
+
+
+def test_autozoom_keeps_the_end_window_inside_the_image() -> None:
+    limits = crop_limits(1024, 768, 1.25)
+    assert limits == pytest.approx((0.1, 0.075))
+    # the best coverage lies outside the vertical limit: the reference's rule skips it
+    (sx, sy), _ = autozoom_shift(lambda s: -abs(s[1] - 0.1), max_shift=100 / 1024, grid=16, limits=limits)
+    assert abs(sy) <= 0.075 and sy == pytest.approx(
+        max(v for v in np.linspace(-100 / 1024, 100 / 1024, 16) if v <= 0.075)
+    )
+    # no zoom: nothing but the centre fits
+    assert autozoom_shift(lambda s: 1.0, grid=4, limits=crop_limits(64, 48, 1.0))[0] == (0.0, 0.0)
+
+
+def test_focus_depth_ignores_the_border() -> None:
+    depth = np.full((80, 120), 5.0)
+    depth[:, :10] = 1.0  # a foreground object cut by the left edge
+    depth[30:50, 50:70] = 3.0  # the subject
+    assert focus_depth(depth) == pytest.approx(3.0)
+    assert float(np.percentile(depth, 1.0)) == pytest.approx(1.0)
 
 
 def _nerfstudio_dict() -> dict:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ import pytest
 import easel
 from easel.cli import main
 from easel.errors import InputError
-from easel.scene3d.cameras import Camera, CameraPath, pose_from_center
+from easel.scene3d.cameras import Camera, CameraPath, crop_limits, pose_from_center
 from easel.scene3d.kenburns import KenBurnsOptions, kenburns
 from easel.scene3d.synthetic import SyntheticView, layered_scene
 
@@ -47,7 +47,12 @@ def test_autozoom_and_options(scene_view) -> None:  # type: ignore[no-untyped-de
         duration_s=0.3, fps=10, autozoom_grid=4, output_size=(64, 40), boomerang=False, stereo=True
     )
     clip = kenburns(view.image, view.depth, options=opts)
-    assert clip.shift is not None and max(abs(s) for s in clip.shift) <= 0.1 + 1e-9
+    h, w = view.depth.shape
+    limit_x, limit_y = crop_limits(w, h, opts.zoom)
+    assert clip.shift is not None
+    assert abs(clip.shift[0]) <= min(opts.max_shift, limit_x) + 1e-9
+    assert abs(clip.shift[1]) <= min(opts.max_shift, limit_y) + 1e-9
+    assert clip.stats["focus_depth"] >= clip.stats["near_depth"]
     assert clip[2].shape == (40, 128, 3)
     left, right = clip[2][:, :64], clip[2][:, 64:]
     assert np.abs(left - right).mean() > 0.001
@@ -213,7 +218,7 @@ def test_cli_lama_without_weights(tmp_path: Path, rgbd_files, capsys, monkeypatc
     )
     assert code == 2
     err = capsys.readouterr().err
-    assert "big-lama" in err and "--inpaint-weights" in err
+    assert "easel weights download big-lama" in err and "--inpaint-weights" in err
 
 
 def test_fills_disocclusions_better_than_a_rubber_sheet() -> None:

@@ -178,19 +178,24 @@ def test_point_cloud_and_ply(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert c8.dtype == np.uint8 and len(c8) == len(pts)
 
 
-def test_lama_loading_path_with_a_tiny_torchscript_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("output_scale", [255.0, 1.0])  # exports return 0..255 (lama-cleaner) or 0..1
+def test_lama_loading_path_with_a_tiny_torchscript_model(tmp_path, output_scale: float) -> None:  # type: ignore[no-untyped-def]
     import torch
 
     class Tiny(torch.nn.Module):
+        def __init__(self, scale: float) -> None:
+            super().__init__()
+            self.scale = scale
+
         def forward(self, image: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-            return (image * (1 - mask) + 0.25 * mask) * 255.0  # the big-lama export returns 0..255
+            return (image * (1 - mask) + 0.25 * mask) * self.scale
 
     import warnings
 
     path = tmp_path / "big-lama.pt"
     with warnings.catch_warnings():  # TorchScript is deprecated, but it is the format big-lama ships in
         warnings.filterwarnings("ignore", "`torch.jit.script` is deprecated", DeprecationWarning)
-        torch.jit.script(Tiny()).save(str(path))
+        torch.jit.script(Tiny(output_scale)).save(str(path))
     inpainter = get_inpainter("lama", weights=path, device="cpu")
     assert inpainter.name == "lama"
     image = np.full((13, 21, 3), 0.8, np.float32)  # odd sizes: padded to multiples of 8 and cropped back

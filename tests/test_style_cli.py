@@ -274,3 +274,26 @@ def test_demo_runs(tmp_path: Path, tmp_easel_home: Path) -> None:
     assert not gallery.failures
     assert (tmp_path / "demo" / "stylize.png").exists()
     assert "RANDOM-INITIALIZED" in gallery.entries[0].note
+
+
+def test_coarser_scales_are_tiled_only_when_they_do_not_fit(
+    weights: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel.style import transfer
+
+    content, style = _img(144, 192, 1), _img(64, 64, 2)
+    opts = transfer.StyleOptions(
+        size=192,
+        min_scale=48,
+        iterations=2,
+        coarse_iterations=2,
+        tile_size=48,
+        tile_overlap=8,
+        weights=weights,
+    )
+    # scales 48 (whole), 96x72 (whole if it fits, else 3x2 tiles), 192x144 (finest: 5x4 tiles)
+    fits = transfer.Stylizer(opts).run(content, [style])
+    assert len(fits.losses) == 2 + 2 + 2 * 20
+    monkeypatch.setattr(transfer, "memory_budget", lambda device: 1)
+    tight = transfer.Stylizer(opts).run(content, [style])
+    assert len(tight.losses) == 2 + 2 * 6 + 2 * 20

@@ -20,7 +20,13 @@ def test_registry_entries() -> None:
 
     caffe = weights.get_entry("vgg19-caffe")
     tv = weights.get_entry("vgg19-torchvision")
-    assert caffe.files[0].filename == "vgg19-d01eb7cb.pth" and caffe.files[0].sha256 == "d01eb7cb"
+    assert caffe.files[0].filename == "vgg19-d01eb7cb.pth"
+    # full hashes: the Caffe file's name is not a sha256 prefix, torchvision's is
+    assert caffe.files[0].sha256 is not None and len(caffe.files[0].sha256) == 64
+    assert not caffe.files[0].sha256.startswith("d01eb7cb") and caffe.files[0].mirrors
+    assert tv.files[0].sha256 is not None and tv.files[0].sha256.startswith("dcbb9e9d")
+    assert len(tv.files[0].sha256) == 64 and tv.files[0].size == 574_673_361
+    assert caffe.verified and tv.verified
     assert tv.files[0].url.endswith("vgg19-dcbb9e9d.pth") and tv.licence == "BSD-3-Clause"
     assert caffe.extra["preprocessing"] == "caffe" and tv.extra["preprocessing"] == "torchvision"
 

@@ -370,6 +370,32 @@ def test_download_404(
     assert list(weights.entry_dir("test-404").iterdir()) == []
 
 
+def test_download_falls_back_to_mirrors(
+    server: FileServer, dead_url: str, registry: Callable[..., WeightsEntry], tmp_easel_home: Path
+) -> None:
+    data = payload(50_000, seed=3)
+    server.files["/mirror/m.pth"] = data
+    server.files["/corrupt/m.pth"] = data[:-1] + b"x"
+    wf = WeightsFile(
+        "m.pth",
+        server.url("/gone/m.pth"),  # 404
+        sha(data),
+        len(data),
+        mirrors=(dead_url, server.url("/corrupt/m.pth"), server.url("/mirror/m.pth")),
+    )
+    registry("test-mirrors", wf)
+    assert weights.download("test-mirrors", timeout=5).read_bytes() == data
+    assert [p for p, _ in server.requests] == ["/gone/m.pth", "/corrupt/m.pth", "/mirror/m.pth"]
+    assert weights.verify("test-mirrors") == []
+    # every source failing: one message naming the count and the last failure
+    bad = WeightsFile("n.pth", server.url("/gone/n.pth"), sha(data), mirrors=(server.url("/corrupt/m.pth"),))
+    registry("test-mirrors-bad", bad)
+    with pytest.raises(WeightsError, match=r"all 2 sources failed; last: .*checksum mismatch") as info:
+        weights.download("test-mirrors-bad")
+    assert "\n" not in str(info.value)
+    assert not any(weights.entry_dir("test-mirrors-bad").iterdir())
+
+
 def test_download_unreachable_is_an_offline_message(
     dead_url: str, registry: Callable[..., WeightsEntry], tmp_easel_home: Path
 ) -> None:

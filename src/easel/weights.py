@@ -60,12 +60,15 @@ class WeightsFile:
             verified: the entry is listed (with its licence) but ``download``
             refuses it, and the user supplies the file with ``--weights``.
         size: size in bytes, when known (used for listing and resuming).
+        mirrors: other URLs serving the same bytes, tried in order when ``url``
+            fails (HTTP error, unreachable, or a checksum mismatch).
     """
 
     filename: str
     url: str
     sha256: str | None
     size: int | None = None
+    mirrors: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.sha256 is None:
@@ -78,6 +81,11 @@ class WeightsFile:
     def verified(self) -> bool:
         """Whether downloads of this file can be checked against a known sha256."""
         return self.sha256 is not None
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """``url`` then the mirrors."""
+        return (self.url, *self.mirrors)
 
 
 @dataclass(frozen=True)
@@ -248,17 +256,22 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _check_digest(path: Path, wf: WeightsFile) -> None:
+class _SourceFailed(WeightsError):
+    """One URL could not deliver the file (another mirror may)."""
+
+
+def _check_digest(path: Path, wf: WeightsFile, url: str) -> None:
     actual = sha256_of(path)
     if wf.sha256 is None or not actual.startswith(wf.sha256.lower()):
-        raise WeightsError(
-            f"{wf.filename}: checksum mismatch for {wf.url} "
+        raise _SourceFailed(
+            f"{wf.filename}: checksum mismatch for {url} "
             f"(expected sha256 {wf.sha256}, got {actual}); the corrupt download was deleted"
         )
 
 
 def _download_file(
     wf: WeightsFile,
+    url: str,
     dest: Path,
     progress: ProgressFn | None,
     stage: str,
@@ -270,7 +283,7 @@ def _download_file(
     if wf.size is not None and have > wf.size:
         part.unlink()
         have = 0
-    request = urllib.request.Request(wf.url, headers={"User-Agent": "easel"})
+    request = urllib.request.Request(url, headers={"User-Agent": "easel"})
     if have:
         request.add_header("Range", f"bytes={have}-")
     try:
@@ -280,14 +293,14 @@ def _download_file(
         if exc.code == 416 and have and (wf.size is None or have == wf.size):
             response = None  # the part file is already complete (the checksum below decides)
         else:
-            raise WeightsError(
-                f"{wf.filename}: download failed: HTTP {exc.code} from {wf.url}; "
+            raise _SourceFailed(
+                f"{wf.filename}: download failed: HTTP {exc.code} from {url}; "
                 f"download it by hand and pass it with --weights PATH"
             ) from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise WeightsError(
-            f"{wf.filename}: cannot reach {wf.url} ({reason}); you seem to be offline: "
+        raise _SourceFailed(
+            f"{wf.filename}: cannot reach {url} ({reason}); you seem to be offline: "
             f"run `easel weights download {name or dest.parent.name}` again when online, "
             f"or fetch the file elsewhere and copy it to {dest} or pass it with --weights PATH"
         ) from None
@@ -315,7 +328,7 @@ def _download_file(
                             last = now
             except (HTTPException, OSError) as exc:
                 raise WeightsError(
-                    f"{wf.filename}: download from {wf.url} was interrupted ({exc.__class__.__name__}); "
+                    f"{wf.filename}: download from {url} was interrupted ({exc.__class__.__name__}); "
                     f"run the same command again to resume"
                 ) from None
             report(progress, stage, done, total)
@@ -323,17 +336,17 @@ def _download_file(
                 # The server promised more than it sent (a dropped connection): keep the
                 # part file for resuming instead of failing the checksum and deleting it.
                 raise WeightsError(
-                    f"{wf.filename}: download from {wf.url} stopped at {done} of {total} bytes; "
+                    f"{wf.filename}: download from {url} stopped at {done} of {total} bytes; "
                     f"run the same command again to resume"
                 )
     size = part.stat().st_size
     if wf.size is not None and size < wf.size:
         raise WeightsError(
-            f"{wf.filename}: download from {wf.url} stopped at {size} of {wf.size} bytes; "
+            f"{wf.filename}: download from {url} stopped at {size} of {wf.size} bytes; "
             f"run the same command again to resume"
         )
     try:
-        _check_digest(part, wf)
+        _check_digest(part, wf, url)
     except WeightsError:
         part.unlink(missing_ok=True)
         raise
@@ -373,9 +386,27 @@ def download(
         stage = f"{name}: {wf.filename}" if entry.is_folder else name
         if entry.is_folder:
             stage += f" ({index}/{len(entry.files)})"
-        _download_file(wf, dest, progress, stage, timeout, name=name)
-        log.info("downloaded %s to %s", wf.url, dest)
+        url = _download_from_any(wf, dest, progress, stage, timeout, name)
+        log.info("downloaded %s to %s", url, dest)
     return local_path(name)
+
+
+def _download_from_any(
+    wf: WeightsFile, dest: Path, progress: ProgressFn | None, stage: str, timeout: float, name: str
+) -> str:
+    """Download ``wf`` from its URL or, when that fails, from each mirror in turn; return the URL used."""
+    failures: list[str] = []
+    for url in wf.urls:
+        try:
+            _download_file(wf, url, dest, progress, stage, timeout, name=name)
+            return url
+        except _SourceFailed as exc:
+            failures.append(str(exc))
+            if url != wf.urls[-1]:
+                log.warning("%s; trying the next mirror", exc)
+    if len(failures) == 1:
+        raise WeightsError(failures[0])
+    raise WeightsError(f"{wf.filename}: all {len(failures)} sources failed; last: {failures[-1]}")
 
 
 def verify(name: str) -> list[str]:

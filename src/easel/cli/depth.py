@@ -51,9 +51,10 @@ EPILOG = """examples:
   easel depth photo.jpg --depth phone_depth.png --depth-kind disparity -o depth.exr --preview p.png
   easel depth photo.jpg -o depth.npy --model depth-anything-v2-base --weights ./Depth-Anything-V2-Base-hf
 
-models (licence): depth-anything-v2-small (Apache-2.0, default), depth-anything-v2-base and
-depth-anything-v2-large (CC-BY-NC-4.0, non-commercial; --weights FOLDER), dpt-hybrid-midas
-(Apache-2.0; --weights FOLDER). See docs/depth.md.
+models (licence): depth-anything-v2-small (Apache-2.0, default), dpt-large (DPT/MiDaS 3.0,
+Apache-2.0; easel weights download dpt-large), depth-anything-v2-base and depth-anything-v2-large
+(CC-BY-NC-4.0, non-commercial; --weights FOLDER), dpt-hybrid-midas (Apache-2.0; --weights FOLDER).
+See docs/depth.md.
 """
 
 PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")

@@ -114,8 +114,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cam.add_argument(
         "--max-shift",
         type=non_negative_float,
-        default=0.1,
-        help="autozoom searches shifts up to this fraction (default 0.1)",
+        default=100 / 1024,
+        help="autozoom searches shifts up to this fraction of the long side "
+        "(default 0.0977, the reference's 100 px at 1024 px)",
     )
     cam.add_argument("--duration", type=positive_float, default=3.0, metavar="S", help="seconds (default 3)")
     cam.add_argument("--fps", type=positive_float, default=25.0, help="frames per second (default 25)")

@@ -123,7 +123,13 @@ def _listing() -> list[dict[str, Any]]:
                 "format": entry.fmt,
                 "homepage": entry.homepage,
                 "files": [
-                    {"filename": f.filename, "url": f.url, "sha256": f.sha256, "size_bytes": f.size}
+                    {
+                        "filename": f.filename,
+                        "url": f.url,
+                        "mirrors": list(f.mirrors),
+                        "sha256": f.sha256,
+                        "size_bytes": f.size,
+                    }
                     for f in entry.files
                 ],
             }

@@ -28,10 +28,20 @@ Provenance of the pinned values:
 - Depth-Anything-V2-Large-hf, CC-BY-NC-4.0, commit 7581137eff8d4e94f6e796d3baea0e9fa79b22d2
   (as pinned by two independent public projects). sha256 of the 1.34 GB
   ``model.safetensors`` not found: listed, ``--weights`` only.
+- Intel/dpt-large (DPT-Large, MiDaS 3.0 ViT-L/16), Apache-2.0. Commit
+  bc15f29aa3a80d532f2ed650b5e16ac48d8958f9 (``main``, "Update README.md (#10)");
+  its ``model.safetensors`` was added in cc27b92e869fc79f52a0241addbbcd1579b66b11
+  ("Adding `safetensors` variant of this model (#11)") and is unchanged since:
+  sha256 c173e7fd...9ce8 as published by Hugging Face (Git LFS details), 1.37 GB.
+  The registry entry is that single file; the architecture below is the published
+  ``config.json`` (942 bytes, unchanged since "Add model") and the preprocessing its
+  ``preprocessor_config.json`` (384 x 384 without keeping the aspect, bilinear,
+  mean/std 0.5).
 - Intel/dpt-hybrid-midas (DPT/MiDaS 3.0 hybrid), Apache-2.0. Its ``model.safetensors``
   (sha256 9599793d...29c5, 490 MB) exists only on the ``refs/pr/5`` branch (commit
   c20e47f, full hash not found), and its BiT-hybrid configuration is not written
-  down here: ``--weights`` (a local Hugging Face folder) only.
+  down here: ``--weights`` (a local Hugging Face folder) only; ``dpt-large`` is the
+  registered DPT/MiDaS model.
 
 The architecture values below are those of the published ``config.json`` files
 (DINOv2 backbone with features from blocks 3/6/9/12 for Small and Base,
@@ -69,7 +79,7 @@ DPT_PREPROCESS: dict[str, Any] = {
     "size": {"height": 384, "width": 384},
     "keep_aspect_ratio": False,
     "ensure_multiple_of": 1,
-    "resample": 3,
+    "resample": 2,  # PIL bilinear
     "do_rescale": True,
     "rescale_factor": 1 / 255,
     "do_normalize": True,
@@ -104,6 +114,40 @@ def _da_v2_config(
         "head_hidden_size": 32,
         "patch_size": 14,
         "depth_estimation_type": "relative",
+    }
+
+
+def _dpt_vit_config(
+    hidden: int, heads: int, layers: int, out: list[int], neck: list[int], fusion: int
+) -> dict[str, Any]:
+    """A ViT-backed DPT (``is_hybrid`` false) ``config.json``."""
+    return {
+        "model_type": "dpt",
+        "architectures": ["DPTForDepthEstimation"],
+        "hidden_size": hidden,
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "intermediate_size": 4 * hidden,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.0,
+        "attention_probs_dropout_prob": 0.0,
+        "layer_norm_eps": 1e-12,
+        "image_size": 384,
+        "patch_size": 16,
+        "num_channels": 3,
+        "qkv_bias": True,
+        "is_hybrid": False,
+        "backbone_out_indices": out,
+        "readout_type": "project",
+        "reassemble_factors": [4, 2, 1, 0.5],
+        "neck_hidden_sizes": neck,
+        "fusion_hidden_size": fusion,
+        "head_in_index": -1,
+        "use_batch_norm_in_fusion_residual": False,
+        "use_auxiliary_head": True,
+        "auxiliary_loss_weight": 0.4,
+        "semantic_loss_ignore_index": 255,
+        "semantic_classifier_dropout": 0.1,
     }
 
 
@@ -193,6 +237,16 @@ MODELS: dict[str, DepthModelSpec] = {
             licence="CC-BY-NC-4.0",
             description="Depth Anything V2 Large (ViT-L, 335 M parameters), non-commercial licence",
             config=_da_v2_config(1024, 16, 24, [5, 12, 18, 24], [256, 512, 1024, 1024], 256),
+        ),
+        DepthModelSpec(
+            name="dpt-large",
+            repo="Intel/dpt-large",
+            revision="bc15f29aa3a80d532f2ed650b5e16ac48d8958f9",
+            licence="Apache-2.0",
+            description="DPT-Large (MiDaS 3.0, ViT-L/16, 343 M parameters): relative disparity",
+            config=_dpt_vit_config(1024, 16, 24, [5, 11, 17, 23], [256, 512, 1024, 1024], 256),
+            preprocess=dict(DPT_PREPROCESS),
+            sha256="c173e7fd575c4d6c2164621063fed3a0e7e2eb6adbfb7c1845b364bc0fed9ce8",
         ),
         DepthModelSpec(
             name="dpt-hybrid-midas",

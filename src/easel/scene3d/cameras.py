@@ -484,10 +484,44 @@ def kenburns_path(
     return CameraPath(poses, output or intrinsics, fps=fps)
 
 
+def focus_depth(depth: ArrayLike) -> float:
+    """The depth the Ken Burns path zooms towards: the nearest surface near the middle.
+
+    As in the reference, the border (an eighth of the long side on each side,
+    the reference's 128 px at 1024 px) is left out, so a foreground object
+    cut by the frame's edge does not set the zoom; the 1st percentile of the
+    rest (robust to a few stray pixels) is returned.
+
+    Args:
+        depth: ``(H, W)`` depth, > 0.
+    """
+    z = np.asarray(depth, dtype=np.float64)
+    border = max(z.shape) // 8
+    inner = z[border : z.shape[0] - border, border : z.shape[1] - border]
+    return float(np.percentile(inner if inner.size else z, 1.0))
+
+
+def crop_limits(width: int, height: int, zoom: float) -> tuple[float, float]:
+    """The largest ``(x, y)`` end shifts (fractions of the long side) the reference's crop rule allows.
+
+    At the path's end the view shows a window ``1/zoom`` the size of the input
+    around the input's centre moved by the shift; the reference only considers
+    shifts that keep that window inside the input image.
+
+    Example:
+        >>> crop_limits(1000, 500, 1.25)
+        (0.1, 0.05)
+    """
+    long_side = max(width, height)
+    keep = (zoom - 1.0) / zoom
+    return (width * keep / (2 * long_side), height * keep / (2 * long_side))
+
+
 def autozoom_shift(
     coverage: Callable[[tuple[float, float]], float],
-    max_shift: float = 0.1,
+    max_shift: float = 100 / 1024,
     grid: int = 16,
+    limits: tuple[float, float] | None = None,
 ) -> tuple[tuple[float, float], float]:
     """The reference's autozoom search: the end shift that keeps the most pixels covered.
 
@@ -495,29 +529,38 @@ def autozoom_shift(
         coverage: scores a candidate ``(x, y)`` shift (fraction of the long
             side): the fraction of the end frame's pixels the input covers.
         max_shift: candidates lie on a ``grid`` x ``grid`` lattice over
-            ``[-max_shift, max_shift]`` in x and y.
+            ``[-max_shift, max_shift]`` in x and y (the reference: 100 px at 1024 px).
         grid: lattice size (the reference uses 16).
+        limits: candidates with ``|x| > limits[0]`` or ``|y| > limits[1]`` are
+            skipped (see :func:`crop_limits`); ``None`` keeps them all.
 
     Returns:
         ``(shift, score)``; scores equal to 0.1 % prefer the larger shift (more
-        motion), then the first found.
+        motion), then the first found. ``((0, 0), score)`` when no candidate is allowed.
 
     Example:
         >>> autozoom_shift(lambda s: 1.0 - abs(s[0] - 0.05), max_shift=0.1, grid=5)[0]
         (0.05, -0.1)
+        >>> autozoom_shift(lambda s: 1.0 - abs(s[0] - 0.05), max_shift=0.1, grid=5, limits=(0.1, 0.0))[0]
+        (0.05, 0.0)
     """
     if grid < 1:
         raise InputError(f"autozoom grid must be at least 1; got {grid}")
     values = np.linspace(-max_shift, max_shift, grid) if grid > 1 else np.zeros(1)
     best: tuple[float, float] = (0.0, 0.0)
     best_key = (-math.inf, -math.inf)
+    tol = 1e-9
     for sy in values:
         for sx in values:
+            if limits is not None and (abs(sx) > limits[0] + tol or abs(sy) > limits[1] + tol):
+                continue
             shift = (round(float(sx), 9), round(float(sy), 9))
             score = float(coverage(shift))
             key = (round(score, 3), math.hypot(sx, sy))
             if key > best_key:
                 best_key, best = key, shift
+    if best_key[0] == -math.inf:
+        return (0.0, 0.0), float(coverage((0.0, 0.0)))
     return best, best_key[0]
 
 

@@ -42,6 +42,8 @@ from easel.scene3d.cameras import (
     Intrinsics,
     autozoom_shift,
     camera_center,
+    crop_limits,
+    focus_depth,
     invert_pose,
     kenburns_offset,
     kenburns_path,
@@ -65,10 +67,13 @@ class KenBurnsOptions:
     """Options of :func:`kenburns`.
 
     Attributes:
-        zoom: magnification of the nearest surface at the path's end (>= 1).
+        zoom: magnification at the path's end (>= 1) of the nearest surface away
+            from the border (:func:`~easel.scene3d.cameras.focus_depth`).
         shift: ``(x, y)`` pan at the end, fraction of the long side; ``None``
             searches for it (autozoom).
-        max_shift: autozoom searches shifts within ``[-max_shift, max_shift]``.
+        max_shift: autozoom searches shifts within ``[-max_shift, max_shift]``
+            (the reference's 100 px at 1024 px), keeping only those whose end
+            view stays inside the input (:func:`~easel.scene3d.cameras.crop_limits`).
         autozoom_grid: autozoom lattice size (16 in the reference).
         duration_s: clip length in seconds.
         fps: frames per second.
@@ -93,7 +98,7 @@ class KenBurnsOptions:
 
     zoom: float = 1.25
     shift: tuple[float, float] | None = None
-    max_shift: float = 0.1
+    max_shift: float = 100 / 1024
     autozoom_grid: int = 16
     duration_s: float = 3.0
     fps: float = 25.0
@@ -274,7 +279,8 @@ def _coverage_search(
         res = renderer.render(Camera(eval_intr, pose_from_center(end * opts.fill_overshoot)))
         return 1.0 - float(res.holes.mean())
 
-    shift, _score = autozoom_shift(coverage, opts.max_shift, opts.autozoom_grid)
+    limits = crop_limits(intr.width, intr.height, opts.zoom)
+    shift, _score = autozoom_shift(coverage, opts.max_shift, opts.autozoom_grid, limits)
     return shift
 
 
@@ -374,6 +380,11 @@ def kenburns(
         raise InputError(f"camera is {intr.width}x{intr.height} but the image is {w}x{h}")
     # the nearest surface, robust to a few stray pixels (the 1st percentile)
     near = float(np.percentile(z, 1.0))
+    # the zoom's target: the nearest surface away from the border; the camera stops well
+    # short of anything nearer (its forward move is (1 - 1/zoom) * focus)
+    focus = focus_depth(z)
+    if opts.zoom > 1.0:
+        focus = min(focus, 0.9 * near * opts.zoom / (opts.zoom - 1.0))
     if float(z.max()) <= float(z.min()) * (1.0 + 1e-6):
         log.warning("depth is constant: the clip shows a flat picture moving (no parallax)")
 
@@ -392,10 +403,10 @@ def kenburns(
         out_intr = intr.resized(out_w, out_h)
         shift = opts.shift
         if shift is None:
-            shift = _coverage_search(small_renderer, intr, out_intr, near, opts)
+            shift = _coverage_search(small_renderer, intr, out_intr, focus, opts)
         path = kenburns_path(
             intr,
-            near,
+            focus,
             opts.zoom,
             shift,
             opts.num_frames,
@@ -411,6 +422,7 @@ def kenburns(
 
     clip = KenBurnsClip(path, path.fps, z, intr, renderer, opts, shift=shift, layers=[layer])
     clip.stats["near_depth"] = near
+    clip.stats["focus_depth"] = focus
     extra: list[NDArray[np.float64]] = []
     if opts.stereo:
         for i in (0, len(path) // 2, len(path) - 1):

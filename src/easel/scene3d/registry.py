@@ -9,13 +9,14 @@ LAMA = WeightsEntry(
     files=(
         WeightsFile(
             filename="big-lama.pt",
-            url="https://github.com/Sanster/models/releases/download/add_big_lama/big-lama.pt",
-            # Not verified: one downstream project publishes sha256
-            # 7ba7aa7ac37a4d41fdbbeba3a2af7ead18058552997e3a3cd1a3b2210c9e6b4c for this file (and
-            # IOPaint its md5 e3aa4aaa15225a33ec84f9f4bc47e500); until a second source or a
-            # download confirms it, the entry is listed but users pass the file themselves.
-            sha256=None,
-            size=205669692,
+            # The TorchScript export released with simple-lama-inpainting v0.1.0 (Apache-2.0):
+            # its sha256 is the one Hugging Face publishes for the same file's Git LFS copy
+            # (okaris/simple-lama) and the one several independent projects pin with this
+            # size. (lama-cleaner's Sanster/models export is a different file, 205,669,692 bytes.)
+            url="https://github.com/enesmsahin/simple-lama-inpainting/releases/download/v0.1.0/big-lama.pt",
+            sha256="7ba7aa7ac37a4d41fdbbeba3a2af7ead18058552997e3a3cd1a3b2210c9e6b4c",
+            size=205_803_670,
+            mirrors=("https://huggingface.co/okaris/simple-lama/resolve/main/big-lama.pt",),
         ),
     ),
     licence="Apache-2.0",

@@ -85,7 +85,9 @@ class StyleOptions:
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         seed: random seed (noise init); ``None`` leaves torch's generator alone.
         tile_size: optimize the finest scale in overlapping tiles of this many
-            pixels (for outputs beyond memory); ``None`` = whole image.
+            pixels (for outputs beyond memory); coarser scales larger than a tile
+            are tiled only if they would not fit in the memory free at the time;
+            ``None`` = whole image.
         tile_overlap: overlap of neighbouring tiles, in pixels.
     """
 
@@ -343,6 +345,15 @@ def available_memory() -> int | None:
     return None
 
 
+def memory_budget(device: torch.device) -> int | None:
+    """Bytes free for a run on ``device`` now (host memory for the CPU), or ``None`` if unknown."""
+    if device.type == "cpu":
+        return available_memory()
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    return None
+
+
 class Stylizer:
     """An encoder plus cached style Grams, reusable across many contents.
 
@@ -502,7 +513,7 @@ class Stylizer:
                 else (opts.coarse_iterations if opts.coarse_iterations is not None else opts.iterations)
             )
             content_s = resize(content_img, shape)
-            use_tiles = opts.tile_size is not None and max(shape) > opts.tile_size
+            use_tiles = self._tiled(shape, final)
             with torch.no_grad():
                 content_t = to_tensor(content_s, device=self.device)
                 ctargets: dict[str, torch.Tensor] = {}
@@ -570,6 +581,18 @@ class Stylizer:
         result.image = self._finish(current, content_img)
         result.timings["total"] = time.perf_counter() - t0
         return result
+
+    def _tiled(self, shape: tuple[int, int], final: bool) -> bool:
+        """Whether a scale is optimized in tiles: the finest one when it is larger than a
+        tile; a coarser one only when it would not fit in memory whole (tiles overlap, so
+        a whole scale is cheaper whenever it fits)."""
+        tile = self.options.tile_size
+        if tile is None or max(shape) <= tile:
+            return False
+        if final:
+            return True
+        budget = memory_budget(self.device)
+        return budget is None or estimate_memory(shape, self.options) > 0.8 * budget
 
     def _finish(self, image: torch.Tensor, content: FloatImage) -> FloatImage:
         out = from_tensor(image.detach().float())
