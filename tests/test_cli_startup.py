@@ -39,3 +39,28 @@ def test_every_command_has_help_with_an_example(capsys) -> None:  # type: ignore
 def test_no_command_is_usage_error(capsys) -> None:  # type: ignore[no-untyped-def]
     assert main([]) == 2
     assert main(["no-such-command"]) == 2
+
+
+def test_a_closed_pipe_ends_a_command_quietly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    # `easel weights list --json | head -c 0`: the reader is gone before easel writes
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from easel.cli import main; raise SystemExit(main())",
+            "weights",
+            "list",
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "EASEL_HOME": str(tmp_path)},
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141
+    assert err == ""

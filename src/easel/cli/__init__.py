@@ -16,8 +16,10 @@ Modules are discovered, so a new capability adds one file and nothing else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
+import os
 import pkgutil
 import sys
 import types
@@ -85,6 +87,14 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
         print("easel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`easel weights list --json | head`): stop quietly, and point
+        # stdout at /dev/null so the interpreter's final flush does not complain either
+        ctx.close()
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
     except (InputError, EaselError, ImportError) as exc:
         ctx.close()
         if args.debug:
