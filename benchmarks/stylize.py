@@ -132,7 +132,7 @@ from easel.style import stylize, StyleOptions
 from easel.gallery import sample_image
 from easel.image import resize
 size, iters, weights, tile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
-coarse = int(sys.argv[5]) if len(sys.argv) > 5 else iters
+coarse = int(sys.argv[5])
 content = resize(sample_image("astronaut"), (size, size))
 style = sample_image("immunohistochemistry")
 opts = StyleOptions(size=size, iterations=iters, coarse_iterations=coarse, weights=weights,

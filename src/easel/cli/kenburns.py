@@ -21,6 +21,7 @@ from easel.cli._common import (
 )
 from easel.errors import InputError
 from easel.progress import report
+from easel.scene3d.cameras import AUTOZOOM_MAX_SHIFT
 
 if TYPE_CHECKING:
     from easel.gallery import Gallery
@@ -114,9 +115,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     cam.add_argument(
         "--max-shift",
         type=non_negative_float,
-        default=100 / 1024,
+        default=AUTOZOOM_MAX_SHIFT,
         help="autozoom searches shifts up to this fraction of the long side "
-        "(default 0.0977, the reference's 100 px at 1024 px)",
+        f"(default {AUTOZOOM_MAX_SHIFT:.4f}, the reference's 100 px at 1024 px)",
     )
     cam.add_argument("--duration", type=positive_float, default=3.0, metavar="S", help="seconds (default 3)")
     cam.add_argument("--fps", type=positive_float, default=25.0, help="frames per second (default 25)")

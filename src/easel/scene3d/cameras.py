@@ -484,6 +484,10 @@ def kenburns_path(
     return CameraPath(poses, output or intrinsics, fps=fps)
 
 
+AUTOZOOM_MAX_SHIFT = 100 / 1024
+"""Autozoom's largest shift, a fraction of the long side (the reference's 100 px at 1024 px)."""
+
+
 def focus_depth(depth: ArrayLike) -> float:
     """The depth the Ken Burns path zooms towards: the nearest surface near the middle.
 
@@ -519,7 +523,7 @@ def crop_limits(width: int, height: int, zoom: float) -> tuple[float, float]:
 
 def autozoom_shift(
     coverage: Callable[[tuple[float, float]], float],
-    max_shift: float = 100 / 1024,
+    max_shift: float = AUTOZOOM_MAX_SHIFT,
     grid: int = 16,
     limits: tuple[float, float] | None = None,
 ) -> tuple[tuple[float, float], float]:

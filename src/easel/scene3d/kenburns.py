@@ -36,6 +36,7 @@ from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
 from easel.progress import ProgressFn, report
 from easel.scene3d.cameras import (
+    AUTOZOOM_MAX_SHIFT,
     Camera,
     CameraPath,
     Easing,
@@ -98,7 +99,7 @@ class KenBurnsOptions:
 
     zoom: float = 1.25
     shift: tuple[float, float] | None = None
-    max_shift: float = 100 / 1024
+    max_shift: float = AUTOZOOM_MAX_SHIFT
     autozoom_grid: int = 16
     duration_s: float = 3.0
     fps: float = 25.0
