@@ -283,46 +283,29 @@ def raster(  # type: ignore[no-untyped-def]
             prim = fp_offset + 2 * f
             c = 4 * f
             cr, cg, cbl = fcol[f, 0], fcol[f, 1], fcol[f, 2]
-            _raster_flat(
-                fbuf[c, 0],
-                fbuf[c, 1],
-                fbuf[c, 2],
-                fbuf[c + 1, 0],
-                fbuf[c + 1, 1],
-                fbuf[c + 1, 2],
-                fbuf[c + 2, 0],
-                fbuf[c + 2, 1],
-                fbuf[c + 2, 2],
-                zs,
-                prim,
-                cr,
-                cg,
-                cbl,
-                zb,
-                ib,
-                cb,
-                db,
-            )
-            _raster_flat(
-                fbuf[c, 0],
-                fbuf[c, 1],
-                fbuf[c, 2],
-                fbuf[c + 2, 0],
-                fbuf[c + 2, 1],
-                fbuf[c + 2, 2],
-                fbuf[c + 3, 0],
-                fbuf[c + 3, 1],
-                fbuf[c + 3, 2],
-                zs,
-                prim + 1,
-                cr,
-                cg,
-                cbl,
-                zb,
-                ib,
-                cb,
-                db,
-            )
+            for k in range(2):  # the quad's two triangles: corners (0, 1, 2) and (0, 2, 3)
+                b = c + 1 + k
+                d = c + 2 + k
+                _raster_flat(
+                    fbuf[c, 0],
+                    fbuf[c, 1],
+                    fbuf[c, 2],
+                    fbuf[b, 0],
+                    fbuf[b, 1],
+                    fbuf[b, 2],
+                    fbuf[d, 0],
+                    fbuf[d, 1],
+                    fbuf[d, 2],
+                    zs,
+                    prim + k,
+                    cr,
+                    cg,
+                    cbl,
+                    zb,
+                    ib,
+                    cb,
+                    db,
+                )
 
 
 @numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
