@@ -99,24 +99,15 @@ def rgbd_files(tmp_path: Path, scene_view) -> tuple[Path, Path]:  # type: ignore
     return image, depth
 
 
+def _kenburns(rgbd: tuple[Path, Path], out: Path, *extra: str) -> int:
+    """``easel kenburns IMAGE --depth DEPTH -o OUT EXTRA...``."""
+    image, depth = rgbd
+    return main(["kenburns", str(image), "--depth", str(depth), "-o", str(out), *extra])
+
+
 def test_cli_mp4(tmp_path: Path, rgbd_files) -> None:  # type: ignore[no-untyped-def]
-    image, depth = rgbd_files
     out = tmp_path / "clip.mp4"
-    code = main(
-        [
-            "kenburns",
-            str(image),
-            "--depth",
-            str(depth),
-            "-o",
-            str(out),
-            "--duration",
-            "0.4",
-            "--fps",
-            "10",
-            "-q",
-        ]
-    )
+    code = _kenburns(rgbd_files, out, "--duration", "0.4", "--fps", "10", "-q")
     assert code == 0 and out.stat().st_size > 0
     record = json.loads((tmp_path / "clip.mp4.json").read_text())
     assert record["frames"] == 4 and record["frame_size"] == [96, 72]
@@ -130,33 +121,26 @@ def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: i
     from easel.scene3d.cameras import read_camera_path
     from easel.scene3d.ply import read_ply
 
-    image, depth = rgbd_files
     frames = tmp_path / "frames"
     ply = tmp_path / "cloud.ply"
     path_json = tmp_path / "path.json"
-    code = main(
-        [
-            "kenburns",
-            str(image),
-            "--depth",
-            str(depth),
-            "-o",
-            str(frames),
-            "--duration",
-            "0.3",
-            "--fps",
-            "10",
-            "--shift",
-            "0.05,0",
-            "--one-way",
-            "--size",
-            "64x48",
-            "--export-ply",
-            str(ply),
-            "--export-path",
-            str(path_json),
-            "-q",
-        ]
+    code = _kenburns(
+        rgbd_files,
+        frames,
+        "--duration",
+        "0.3",
+        "--fps",
+        "10",
+        "--shift",
+        "0.05,0",
+        "--one-way",
+        "--size",
+        "64x48",
+        "--export-ply",
+        str(ply),
+        "--export-path",
+        str(path_json),
+        "-q",
     )
     assert code == 0
     assert len(sorted(frames.glob("frame_*.png"))) == 3
@@ -166,45 +150,19 @@ def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: i
     assert len(path) == 3 and path.output_size == (48, 64)
     # the written path renders again, identically sized
     again = tmp_path / "again"
-    code = main(
-        [
-            "kenburns",
-            str(image),
-            "--depth",
-            str(depth),
-            "--camera-path",
-            str(path_json),
-            "-o",
-            str(again),
-            "-q",
-        ]
-    )
+    code = _kenburns(rgbd_files, again, "--camera-path", str(path_json), "-q")
     assert code == 0 and len(list(again.glob("frame_*.png"))) == 3
 
 
 def test_cli_bad_inputs(tmp_path: Path, rgbd_files, capsys) -> None:  # type: ignore[no-untyped-def]
-    image, depth = rgbd_files
     bad_path = tmp_path / "bad.json"
     bad_path.write_text(json.dumps({"render_width": 64, "render_height": 48, "camera_path": [{"fov": 50}]}))
-    code = main(
-        [
-            "kenburns",
-            str(image),
-            "--depth",
-            str(depth),
-            "--camera-path",
-            str(bad_path),
-            "-o",
-            str(tmp_path / "x.mp4"),
-        ]
-    )
+    code = _kenburns(rgbd_files, tmp_path / "x.mp4", "--camera-path", str(bad_path))
     assert code == 2
     assert "camera_path[0] has no 'camera_to_world' key" in capsys.readouterr().err
-    code = main(["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.avi")])
+    code = _kenburns(rgbd_files, tmp_path / "x.avi")
     assert code == 2
-    code = main(
-        ["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--zoom", "0.5"]
-    )
+    code = _kenburns(rgbd_files, tmp_path / "x.mp4", "--zoom", "0.5")
     assert code == 2
     assert "--zoom" in capsys.readouterr().err
     assert main(["kenburns", "--help"]) == 0
@@ -212,10 +170,7 @@ def test_cli_bad_inputs(tmp_path: Path, rgbd_files, capsys) -> None:  # type: ig
 
 def test_cli_lama_without_weights(tmp_path: Path, rgbd_files, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("EASEL_HOME", str(tmp_path / "home"))
-    image, depth = rgbd_files
-    code = main(
-        ["kenburns", str(image), "--depth", str(depth), "-o", str(tmp_path / "x.mp4"), "--inpaint", "lama"]
-    )
+    code = _kenburns(rgbd_files, tmp_path / "x.mp4", "--inpaint", "lama")
     assert code == 2
     err = capsys.readouterr().err
     assert "easel weights download big-lama" in err and "--inpaint-weights" in err
