@@ -133,7 +133,71 @@ def test_keyboard_interrupt_exits_130(run_cli: Run, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(info_cmd, "run", interrupted)
     result = run_cli("info")
-    assert result.code == 130 and result.err == "easel: interrupted\n"
+    assert result.code == 130 and result.err == "easel info: interrupted\n"
+
+
+def test_sigterm_is_saved_like_ctrl_c_and_exits_143(run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import time
+
+    seen: list[str] = []
+
+    def terminated(args: argparse.Namespace, ctx: CommandContext) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(1)
+            raise AssertionError("SIGTERM did not interrupt the command")
+        except KeyboardInterrupt:  # the command's own save-what-you-can path
+            seen.append("saved")
+            return ctx.interrupted_exit_code()
+
+    monkeypatch.setattr(info_cmd, "run", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    result = run_cli("info")
+    assert result.code == 143 and seen == ["saved"]
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+
+
+def test_sigterm_not_caught_by_the_command_exits_143(run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+    import time
+
+    def terminated(args: argparse.Namespace, ctx: CommandContext) -> int:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
+        return 0
+
+    monkeypatch.setattr(info_cmd, "run", terminated)
+    result = run_cli("info")
+    assert result.code == 143 and result.err == "easel info: terminated\n"
+
+
+def test_option_errors_are_one_line_with_a_pointer_to_help(run_cli: Run) -> None:
+    for argv in (
+        ["info", "--no-such-option"],
+        ["weights", "download", "x", "--timeout", "soon"],
+        ["quantize"],
+    ):
+        result = run_cli(*argv)
+        assert result.code == 2, argv
+        assert result.err.count("\n") == 1 and "usage:" not in result.err, argv
+        assert f"(see `easel {argv[0]}" in result.err, argv
+    unknown = run_cli("info", "--no-such-option")
+    assert unknown.err.startswith("easel info: error: unrecognized arguments: --no-such-option")
+
+
+def test_option_error_is_shown_with_the_users_flag(run_cli: Run, monkeypatch: pytest.MonkeyPatch) -> None:
+    from easel.options import OptionError
+
+    def failing(args: argparse.Namespace, ctx: CommandContext) -> int:
+        args._option_flags = {"n_colors": "--colors"}
+        raise OptionError("n_colors", "must be at least 1, got 0")
+
+    monkeypatch.setattr(info_cmd, "run", failing)
+    result = run_cli("info")
+    assert (result.code, result.err) == (2, "easel info: error: --colors must be at least 1, got 0\n")
 
 
 def test_describe_exception() -> None:

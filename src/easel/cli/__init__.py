@@ -23,10 +23,19 @@ import os
 import pkgutil
 import sys
 import types
+from typing import NoReturn
 
 from easel import __version__
-from easel.cli._common import CommandContext, _StderrHandler, common_parent, describe_exception
+from easel.cli._common import (
+    CommandContext,
+    _StderrHandler,
+    common_parent,
+    describe_exception,
+    handle_signals,
+)
+from easel.cli._options import flag_for
 from easel.errors import EaselError, InputError
+from easel.options import OptionError
 
 __all__ = ["main", "command_modules"]
 
@@ -43,8 +52,18 @@ def command_modules() -> list[types.ModuleType]:
     return sorted(modules, key=lambda m: (getattr(m, "ORDER", 100), m.NAME))
 
 
+_COMMAND_PARSERS: dict[str, argparse.ArgumentParser] = {}
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line and a pointer to ``--help`` (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="easel",
         description="easel turns photos and paintings into art and 3D motion.",
         epilog="Run `easel COMMAND --help` for a command's options and an example.",
@@ -59,34 +78,44 @@ def build_parser() -> argparse.ArgumentParser:
             help=module.HELP,
             description=getattr(module, "DESCRIPTION", module.HELP),
             epilog=getattr(module, "EPILOG", None),
-            parents=[parent],
+            parents=[parent],  # type: ignore[list-item]
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         module.add_arguments(cmd)
         cmd.set_defaults(_module=module)
+        _COMMAND_PARSERS[module.NAME] = cmd
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI in-process and return its exit code (0 ok, 1 internal error, 2 bad input)."""
+    """Run the CLI in-process and return its exit code.
+
+    0 success; 1 internal error (or a run that ended early, e.g. a non-finite loss);
+    2 bad input; 130 interrupted (Ctrl-C); 141 output pipe closed; 143 terminated (SIGTERM).
+    """
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # reported by the command's own parser, so the message names the command
+            command_parser = _COMMAND_PARSERS.get(getattr(args, "command", None) or "", parser)
+            command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exc:  # argparse: --help, --version, usage errors
         return int(exc.code) if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     if args.command is None:
-        parser.print_help(sys.stderr)
+        print("easel: error: no COMMAND given (see `easel --help` for the commands)", file=sys.stderr)
         return 2
     args._argv = list(sys.argv[1:] if argv is None else argv)
     ctx = CommandContext.from_args(args)
     _setup_logging(args)
     try:
-        code = args._module.run(args, ctx)
+        with handle_signals(ctx):
+            code = args._module.run(args, ctx)
         return 0 if code is None else int(code)
     except KeyboardInterrupt:
         ctx.close()
-        print("easel: interrupted", file=sys.stderr)
-        return 130
+        code = ctx.interrupted_exit_code()
+        print(f"easel {args.command}: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
+        return code
     except BrokenPipeError:
         # the reader went away (`easel weights list --json | head`): stop quietly, and point
         # stdout at /dev/null so the interpreter's final flush does not complain either
@@ -99,7 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         ctx.close()
         if args.debug:
             raise
-        print(f"easel {args.command}: error: {describe_exception(exc)}", file=sys.stderr)
+        message = (
+            exc.with_name(flag_for(args, exc.field))
+            if isinstance(exc, OptionError)
+            else describe_exception(exc)
+        )
+        print(f"easel {args.command}: error: {message}", file=sys.stderr)
         return 2 if isinstance(exc, (InputError, ImportError)) else 1
     except MemoryError:
         ctx.close()

@@ -7,20 +7,26 @@ progress bars; the library reports progress through callbacks.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from easel.errors import InputError
 from easel.io.atomic import check_output_path
 from easel.io.images import DEFAULT_MAX_SIZE, LoadedImage, read_image
+from easel.io.outputs import OutputPlan
 from easel.io.record import write_record
+from easel.options import options_dict
 from easel.progress import ProgressUpdate
 
 log = logging.getLogger("easel.cli")
@@ -176,6 +182,10 @@ class _Bar:
             self.stage = None
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that ``except KeyboardInterrupt`` saves what it can."""
+
+
 @dataclass
 class CommandContext:
     """What a command needs from the CLI beyond its arguments."""
@@ -183,11 +193,17 @@ class CommandContext:
     quiet: bool = False
     debug: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+    signal: int | None = None
+    """The signal that interrupted the command (``SIGINT``/``SIGTERM``), if any."""
     _bar: _Bar | None = None
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> CommandContext:
         return cls(quiet=bool(args.quiet), debug=bool(args.debug))
+
+    def interrupted_exit_code(self) -> int:
+        """128 + the signal that interrupted the command: 130 for Ctrl-C, 143 for SIGTERM."""
+        return 128 + int(self.signal or signal.SIGINT)
 
     @property
     def progress(self) -> _Bar:
@@ -221,6 +237,26 @@ class CommandContext:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+@contextmanager
+def handle_signals(ctx: CommandContext) -> Iterator[None]:
+    """Turn SIGINT and SIGTERM into ``KeyboardInterrupt`` (SIGTERM as :class:`Terminated`) and
+    remember which one came in ``ctx.signal``, for the exit code (130 or 143)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        ctx.signal = signum
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _stderr_is_terminal_or_forced() -> bool:
@@ -263,27 +299,46 @@ def prepare_output(
     return check_output_path(out, inputs=inputs, overwrite=overwrite)
 
 
+def new_plan(args: argparse.Namespace, inputs: Iterable[Path | None]) -> OutputPlan:
+    """An :class:`~easel.io.outputs.OutputPlan` for this command's inputs and ``--overwrite``."""
+    return OutputPlan(inputs=inputs, overwrite=bool(getattr(args, "overwrite", False)))
+
+
 def save_record(
     output: Path,
     args: argparse.Namespace,
     ctx: CommandContext,
     inputs: Iterable[Path] = (),
-    extra: dict[str, Any] | None = None,
+    extra: Mapping[str, Any] | None = None,
+    *,
+    options: Any = None,
+    status: str = "finished",
 ) -> Path:
-    """Write ``<output>.json`` with the resolved options, versions, seed and timings."""
-    options = {
-        k: v
-        for k, v in vars(args).items()
-        if not k.startswith("_") and k not in ("quiet", "debug", "overwrite", "command")
-    }
+    """Write ``<output>.json``: command line, resolved options, status, versions, seed and timings.
+
+    Args:
+        options: the resolved options (an options dataclass or a mapping); when
+            ``None``, the parsed command-line values are recorded instead.
+        status: how the run ended (``finished``, ``interrupted``, ``non-finite`` ...).
+    """
+    if options is None:
+        resolved: Mapping[str, Any] = {
+            k: v
+            for k, v in vars(args).items()
+            if not k.startswith("_") and k not in ("quiet", "debug", "overwrite", "command")
+        }
+    elif dataclasses.is_dataclass(options) and not isinstance(options, type):
+        resolved = options_dict(options)
+    else:
+        resolved = dict(options)
     return write_record(
         output,
         command=args.command,
-        options=options,
+        options=resolved,
         inputs=inputs,
         seed=getattr(args, "seed", None),
         timings=ctx.timings,
-        extra=extra,
+        extra={"status": status, **(extra or {})},
         argv=getattr(args, "_argv", None),
     )
 
