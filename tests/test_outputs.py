@@ -145,3 +145,21 @@ def test_stale_parts_of_killed_runs_are_removed_by_the_next_plan(tmp_path: Path)
     plan.file(tmp_path / "art.png")
     plan.check()
     assert sorted(p.name for p in tmp_path.iterdir()) == [keep.name]
+
+
+def test_files_inside_a_new_output_folder_and_refreshed_files(tmp_path: Path) -> None:
+    plan = OutputPlan()
+    grid = plan.folder(tmp_path / "grid", resume=True)
+    plan.file(grid / "a__b.png")  # the folder does not exist yet: it will be created
+    plan.check()
+    with pytest.raises(InputError, match="does not exist"):
+        OutputPlan().file(tmp_path / "other" / "a.png", check=True)
+    grid.mkdir()
+    (grid / "contact_sheet.png").write_bytes(b"old")
+    (grid / "contact_sheet.png.json").write_text("{}")
+    resumed = OutputPlan()
+    resumed.folder(grid, resume=True)
+    resumed.file(grid / "contact_sheet.png", refresh=True, record=True)
+    resumed.check()  # the command's own index files may be refreshed
+    with pytest.raises(OutputExistsError):
+        OutputPlan().file(grid / "contact_sheet.png", check=True)

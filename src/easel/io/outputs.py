@@ -43,12 +43,15 @@ class PlannedOutput:
         option: the user's name for it (``-o``, ``--palette``, ``the run record``), used in messages.
         folder: a folder of files (frames, grid cells) rather than one file.
         resume: a folder that may exist already (a resumable grid); its files are declared one by one.
+        refresh: a file this command keeps up to date and may replace without ``overwrite``
+            (a resumable grid's contact sheet and record).
     """
 
     path: Path
     option: str
     folder: bool = False
     resume: bool = False
+    refresh: bool = False
 
 
 def _resolved(path: Path) -> Path:
@@ -117,15 +120,19 @@ class OutputPlan:
         option: str = "-o",
         suffixes: Sequence[str] | None = None,
         record: bool = False,
+        refresh: bool = False,
         check: bool = False,
     ) -> Path:
         """Declare one output file and return its path.
 
         Args:
-            path: where it will be written.
+            path: where it will be written; it may lie in a declared output folder
+                that does not exist yet.
             option: the user's name for it, for messages (``-o``, ``--palette``).
             suffixes: the accepted suffixes (lower case, with the dot); checked at once.
             record: also declare the run record ``<path>.json``.
+            refresh: the command keeps this file up to date (a resumable folder's
+                index or contact sheet): it may be replaced without ``overwrite``.
             check: check this output now (automatic once :meth:`check` has run).
         """
         out = Path(path)
@@ -133,9 +140,9 @@ class OutputPlan:
             raise InputError(
                 f"{option} {out}: unsupported format {out.suffix or '(no suffix)'!r}; use {', '.join(suffixes)}"
             )
-        self._declare(PlannedOutput(out, option), check)
+        self._declare(PlannedOutput(out, option, refresh=refresh), check)
         if record:
-            self.record(out, check=check)
+            self.record(out, refresh=refresh, check=check)
         return out
 
     def folder(
@@ -163,10 +170,10 @@ class OutputPlan:
             self.record(out, check=check)
         return out
 
-    def record(self, output: StrPath, *, check: bool = False) -> Path:
+    def record(self, output: StrPath, *, refresh: bool = False, check: bool = False) -> Path:
         """Declare the run record of ``output`` (``<output>.json``) and return its path."""
         path = record_path(output)
-        self._declare(PlannedOutput(path, f"the run record of {Path(output).name}"), check)
+        self._declare(PlannedOutput(path, f"the run record of {Path(output).name}", refresh=refresh), check)
         return path
 
     def _declare(self, planned: PlannedOutput, check: bool) -> None:
@@ -220,10 +227,12 @@ class OutputPlan:
                 raise OutputExistsError(f"{name}: folder exists (use --overwrite / -y to replace it)")
         elif out.is_dir():
             raise InputError(f"{name}: is a folder; give a file name")
-        elif out.exists() and not self.overwrite:
+        elif out.exists() and not (self.overwrite or planned.refresh):
             raise OutputExistsError(f"{name}: exists (use --overwrite / -y to replace it)")
         parent = _resolved(out).parent
         if not parent.is_dir():
+            if any(p.folder and _resolved(p.path) == parent for p in earlier):
+                return  # inside an output folder this command creates; that folder was checked
             raise InputError(f"{name}: output folder {parent} does not exist")
         where = _resolved(out) if planned.folder and planned.resume and out.is_dir() else parent
         reason = _probe_writable(where)
