@@ -117,3 +117,16 @@ def test_option_errors_name_the_field_in_the_library_and_the_flag_in_the_cli() -
 def test_options_dict_is_json_friendly() -> None:
     record = options_dict(DemoOptions(weights=Path("w.pth")))
     assert record["weights"] == "w.pth" and record["layers"] == ["relu1_1", "relu2_1"]
+
+
+def test_groups_with_the_same_title_are_one_section(capsys: pytest.CaptureFixture[str]) -> None:
+    from easel.cli._options import argument_group
+
+    parser = Parser(prog="easel demo-cmd")
+    video = argument_group(parser, "size")
+    video.add_argument("--crf", type=int)
+    add_options(parser, DemoOptions)
+    assert argument_group(parser, "size") is video
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--help"])
+    assert capsys.readouterr().out.count("size:") == 1

@@ -270,10 +270,17 @@ def _stderr_is_terminal_or_forced() -> bool:
 # ---------------------------------------------------------------- inputs and outputs
 
 
-def load_image(path: Path, ctx: CommandContext, max_size: int | None = DEFAULT_MAX_SIZE) -> LoadedImage:
-    """Read an input image, telling the user when it was downscaled."""
+def load_image(
+    path: Path, ctx: CommandContext, max_size: int | None = DEFAULT_MAX_SIZE, min_size: int | None = None
+) -> LoadedImage:
+    """Read an input image, telling the user when it was downscaled.
+
+    ``min_size`` is the smallest side the command can use (default: the input guard's).
+    """
     with ctx.timed("read"):
-        loaded = read_image(path, max_size=max_size)
+        loaded = read_image(path, max_size=max_size) if min_size is None else read_image(
+            path, max_size=max_size, min_size=min_size
+        )
     if loaded.downscaled:
         h, w = loaded.original_size
         ctx.notice(

@@ -88,6 +88,14 @@ def _default_text(opt: DeclaredOption) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+def argument_group(parser: argparse.ArgumentParser, title: str) -> argparse._ArgumentGroup:
+    """The ``--help`` section called ``title``, made when the parser has none yet."""
+    for group in parser._action_groups:
+        if group.title == title:
+            return group
+    return parser.add_argument_group(title)
+
+
 def add_options(
     parser: argparse.ArgumentParser,
     cls: type,
@@ -118,7 +126,7 @@ def add_options(
         target: Any = parser
         if opt.spec.group:
             target = groups.get(opt.spec.group) or groups.setdefault(
-                opt.spec.group, parser.add_argument_group(opt.spec.group)
+                opt.spec.group, argument_group(parser, opt.spec.group)
             )
         default = (defaults or {}).get(opt.name, opt.default)
         help_text = opt.spec.help
