@@ -38,7 +38,7 @@ def forward_warp_nn(image: np.ndarray, depth: np.ndarray, src_intr: Any, camera:
     """Baseline 1: splat each source pixel to its nearest target pixel (z-buffered), fill holes by nearest neighbour."""
     from scipy import ndimage
 
-    from easel.scene3d.cameras import project, unproject
+    from easel.cameras import project, unproject
 
     pts = unproject(depth, src_intr).reshape(-1, 3)
     uv, z = project(pts, camera.intrinsics, camera.world_to_camera)
@@ -79,7 +79,8 @@ def stretched_mesh(renderer: Any, camera: Any) -> np.ndarray:
 def bench_renderer(quick: bool) -> list[dict[str, Any]]:
     import numba
 
-    from easel.scene3d.cameras import Camera, kenburns_path
+    from easel.cameras import Camera
+    from easel.scene3d.autozoom import kenburns_path
     from easel.scene3d.render import GridLayer, Renderer
     from easel.scene3d.synthetic import layered_scene
 
@@ -167,9 +168,9 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
     import json
 
     from easel import weights
+    from easel.cameras import Camera
     from easel.cli import main
     from easel.io.images import write_image
-    from easel.scene3d.cameras import Camera
     from easel.scene3d.synthetic import layered_scene
 
     in_w, in_h = (512, 384) if quick else (1024, 768)
@@ -242,20 +243,22 @@ def bench_pipeline(quick: bool) -> dict[str, Any]:
 
 
 def _metrics(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray) -> tuple[float, float, np.ndarray, float]:
-    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+    """Whole-frame PSNR and SSIM, and the disoccluded pixels' squared errors and SSIM sum (for pooling)."""
+    from easel.metrics import psnr, ssim_map
 
-    _ssim, ssim_map = structural_similarity(gt, pred, channel_axis=2, data_range=1.0, full=True)
-    ssim_map = ssim_map.mean(axis=2)
+    smap = ssim_map(pred, gt, data_range=1.0)
     return (
-        float(peak_signal_noise_ratio(gt, pred, data_range=1.0)),
-        float(ssim_map.mean()),
+        psnr(pred, gt, data_range=1.0),
+        float(smap.mean()),
         ((pred - gt) ** 2)[mask],
-        float(ssim_map[mask].sum()),
+        float(smap[mask].sum()),
     )
 
 
 def bench_quality(quick: bool) -> list[dict[str, Any]]:
-    from easel.scene3d.cameras import Camera, kenburns_path
+    from easel.cameras import Camera
+    from easel.metrics import psnr_from_mse
+    from easel.scene3d.autozoom import kenburns_path
     from easel.scene3d.kenburns import KenBurnsOptions, kenburns
     from easel.scene3d.render import GridLayer, Renderer
     from easel.scene3d.synthetic import disocclusion_mask, layered_scene
@@ -303,7 +306,7 @@ def bench_quality(quick: bool) -> list[dict[str, Any]]:
                     "method": name,
                     "psnr_frame": float(np.mean(a["psnr"])),
                     "ssim_frame": float(np.mean(a["ssim"])),
-                    "psnr_disoccluded": 10 * np.log10(1.0 / mse) if mse > 0 else float("inf"),
+                    "psnr_disoccluded": psnr_from_mse(mse),
                     "ssim_disoccluded": a["ssim_sum"] / max(n_dis, 1),
                     "disoccluded_pct": 100.0 * n_dis / ((len(path) - 1) * w * h),
                 }

@@ -39,7 +39,7 @@ from _common import markdown_table, run_isolated, write_results  # noqa: E402
 def weights_path() -> tuple[Path, str]:
     """The real cached file when present, else a random VGG-19 in the real format."""
     from easel import weights
-    from easel.style.vgg import save_random_vgg19
+    from easel.nets.vgg import save_random_vgg19
 
     if weights.is_present("vgg19-caffe"):
         return weights.local_path("vgg19-caffe"), "vgg19-caffe (real)"
@@ -51,8 +51,8 @@ def weights_path() -> tuple[Path, str]:
 
 
 def images(size: int) -> tuple[Any, Any]:
-    from easel.gallery import sample_image
     from easel.image import fit_long_side, resize
+    from easel.samples import sample_image
 
     content = sample_image("astronaut")
     style = sample_image("immunohistochemistry")
@@ -76,9 +76,9 @@ def lever_times(path: Path, size: int, repeats: int) -> list[dict[str, Any]]:
     """Seconds per forward+backward evaluation for each lever (best of ``repeats`` after a warm-up)."""
     import torch
 
+    from easel.nets.vgg import load_vgg19
     from easel.style.losses import gram_matrix
-    from easel.style.transfer import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
-    from easel.style.vgg import load_vgg19
+    from easel.style.options import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
     used = [*DEFAULT_STYLE_LAYERS, *DEFAULT_CONTENT_LAYERS]
     configs = [
@@ -129,7 +129,7 @@ def lever_times(path: Path, size: int, repeats: int) -> list[dict[str, Any]]:
 _MEMORY_CHILD = """
 import json, sys, time, numpy as np
 from easel.style import stylize, StyleOptions
-from easel.gallery import sample_image
+from easel.samples import sample_image
 from easel.image import resize
 size, iters, weights, tile = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
 coarse = int(sys.argv[5])
@@ -259,9 +259,10 @@ def main() -> None:
         rows.append(
             {
                 "method": label,
-                "iterations": f"{opts.coarse_iterations or opts.iterations}x{len(out['result'].scales) - 1} + {opts.iterations}"
+                "iterations": f"{opts.resolved_coarse_iterations()}x{len(out['result'].scales) - 1} "
+                f"+ {opts.resolved_iterations()}"
                 if opts.multiscale and len(out["result"].scales) > 1
-                else str(opts.iterations),
+                else str(opts.resolved_iterations()),
                 "wall_s": out["wall_s"],
                 "cpu_s": out["cpu_s"],
                 "eval_total": float(terms.total),

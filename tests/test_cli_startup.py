@@ -21,6 +21,36 @@ def _modules_loaded_by(code: str) -> set[str]:
 def test_import_easel_does_not_load_torch() -> None:
     loaded = _modules_loaded_by("import easel")
     assert "torch" not in loaded and "cv2" not in loaded
+    heavy = {"numba", "av", "sklearn", "skimage", "scipy"} & loaded
+    assert not heavy, f"`import easel` loads {sorted(heavy)}"
+
+
+def test_an_art_function_loads_only_its_module() -> None:
+    """The lazy exports import only the module a name lives in; numba waits for the first call."""
+    loaded = _modules_loaded_by("import easel\neasel.quantize_colors\neasel.slic_superpixels")
+    assert "easel.art.quantize" in loaded and "easel.art.superpixels" in loaded
+    heavy = {"torch", "av", "numba", "easel.art._kernels"} & loaded
+    assert not heavy, f"looking up an art function loads {sorted(heavy)}"
+
+
+def test_python_dash_m_easel_is_the_cli(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`python -m easel ARGS` runs the same command line as `easel ARGS`, exit codes included."""
+    from easel import __version__
+
+    version = subprocess.run(
+        [sys.executable, "-m", "easel", "--version"], capture_output=True, text=True, check=False
+    )
+    assert version.returncode == 0 and version.stdout.strip() == f"easel {__version__}"
+    missing = tmp_path / "missing.png"
+    bad = subprocess.run(
+        [sys.executable, "-m", "easel", "quantize", str(missing), "-o", str(tmp_path / "out.png")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("easel quantize: error:") and str(missing) in bad.stderr
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
 
 
 def test_building_the_cli_does_not_load_heavy_libraries() -> None:

@@ -201,7 +201,7 @@ def test_bad_inputs_exit_2(photo_path, tmp_path, capsys):
     (tmp_path / "text.npy").write_text("hello")
     cases = [
         (["depth", "-o", str(tmp_path / "a.npy")], "give a photo"),
-        (["depth", str(photo_path), "-o", str(tmp_path / "a.jpg")], "unsupported output format"),
+        (["depth", str(photo_path), "-o", str(tmp_path / "a.jpg")], "unsupported format"),
         (
             [
                 "depth",
@@ -269,7 +269,7 @@ def test_existing_output_needs_overwrite(photo_path, tmp_path, capsys):
 
 def test_demo_without_weights_uses_the_synthetic_scene(tmp_path, tmp_easel_home):
     from easel.cli import depth as depth_cli
-    from easel.gallery import Gallery
+    from easel.cli._gallery import Gallery
 
     gallery = Gallery(tmp_path / "gallery")
     depth_cli.demo(gallery)
@@ -282,8 +282,8 @@ def test_demo_with_cached_weights(tiny_folder, tmp_path, tmp_easel_home, monkeyp
     """With the default model cached (here: the tiny one under its name), the demo estimates depth."""
     from easel import weights
     from easel.cli import depth as depth_cli
+    from easel.cli._gallery import Gallery
     from easel.depth import estimator
-    from easel.gallery import Gallery
 
     monkeypatch.setattr(weights, "is_present", lambda name: True)
     real = estimator.resolve_weights
@@ -293,3 +293,144 @@ def test_demo_with_cached_weights(tiny_folder, tmp_path, tmp_easel_home, monkeyp
     assert not gallery.failures, gallery.failures
     assert (tmp_path / "gallery" / "depth_astronaut_preview.png").is_file()
     shutil.rmtree(tmp_path / "gallery")
+
+
+def test_a_refine_radius_larger_than_the_photo_is_clamped_with_a_notice(photo_path, tmp_path, capsys):
+    depth = np.tile(np.linspace(1, 3, 32, dtype=np.float32), (24, 1))
+    np.save(tmp_path / "half.npy", depth)
+    out = tmp_path / "d.npy"
+    argv = ["depth", str(photo_path), "--depth", str(tmp_path / "half.npy"), "-o", str(out)]
+    assert main([*argv, "--refine-radius", "1000000000"]) == 0
+    err = capsys.readouterr().err
+    assert "--refine-radius 1000000000 is larger than the photo; using 64" in err
+    assert json.loads((tmp_path / "d.npy.json").read_text())["options"]["refine_radius"] == 64
+
+
+def test_outputs_are_checked_together_before_any_work(photo_path, tmp_path, capsys):
+    """Issue #8: the preview may not be the record, and a record in the way stops the run first."""
+    depth = tmp_path / "given.npy"
+    np.save(depth, np.tile(np.linspace(1, 3, 64, dtype=np.float32), (48, 1)))
+    out = tmp_path / "d.png"
+    argv = ["depth", str(photo_path), "--depth", str(depth), "-o", str(out)]
+    assert main([*argv, "--preview", str(tmp_path / "d.png.json")]) == 2
+    assert "--preview" in capsys.readouterr().err
+    (tmp_path / "d.png.json").write_text("someone else's file\n")
+    assert main([*argv, "--preview", str(tmp_path / "p.png")]) == 2
+    err = capsys.readouterr().err
+    assert "d.png.json" in err and err.count("\n") == 1
+    assert not out.exists() and not (tmp_path / "p.png").exists()
+    assert (tmp_path / "d.png.json").read_text() == "someone else's file\n"
+
+
+# ---------------------------------------------------------------- options declared once (issue #18)
+
+
+def _depth_parser():
+    from easel.cli import Parser
+    from easel.cli import depth as depth_cli
+
+    parser = Parser(prog="easel depth")
+    depth_cli.add_arguments(parser)
+    return parser
+
+
+def test_help_text_comes_from_the_declaration(capsys):
+    from easel.depth.options import DepthOptions
+    from easel.options import declared_options
+
+    assert main(["depth", "--help"]) == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    for opt in declared_options(DepthOptions):
+        assert " ".join(opt.spec.help.split()) in shown, opt.name
+        assert opt.flag in shown, opt.name
+    assert "examples:" in shown
+
+
+def test_cli_defaults_are_the_api_defaults():
+    from easel.cli._options import options_from_args
+    from easel.depth.options import DepthOptions
+
+    args = _depth_parser().parse_args(["photo.png", "-o", "d.npy"])
+    assert options_from_args(DepthOptions, args) == DepthOptions()
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--model", "dpt-large"], {"model": "dpt-large"}),
+        (["--weights", "w/folder"], {"weights": Path("w/folder")}),
+        (["--device", "cpu"], {"device": "cpu"}),
+        (["--precision", "bf16"], {"precision": "bf16"}),
+        (["--depth", "d.png"], {"depth": Path("d.png")}),
+        (["--depth-kind", "disparity"], {"depth_kind": "disparity"}),
+        (["--depth-range", "2,50"], {"depth_range": (2.0, 50.0)}),
+        (["--refine"], {"refine": True}),
+        (["--no-refine"], {"refine": False}),
+        ([], {"refine": None, "refine_radius": None, "depth_range": None, "weights": None}),
+        (["--refine-radius", "6"], {"refine_radius": 6}),
+        (["--preview", "p.png"], {"preview": Path("p.png")}),
+        (["--max-size", "512"], {"max_size": 512}),
+        (["-y"], {"overwrite": True}),
+    ],
+)
+def test_every_old_flag_parses_to_the_same_value(argv, expected):
+    args = _depth_parser().parse_args(["photo.png", "-o", "d.npy", *argv])
+    assert {key: getattr(args, key) for key in expected} == expected
+
+
+def test_refine_and_no_refine_exclude_each_other(photo_path, tmp_path, capsys):
+    assert main(["depth", str(photo_path), "-o", str(tmp_path / "d.npy"), "--refine", "--no-refine"]) == 2
+    err = capsys.readouterr().err
+    assert "--no-refine" in err and "--refine" in err and err.count("\n") == 1
+
+
+def test_library_option_errors_name_the_flag_before_any_work(photo_path, tmp_path, capsys):
+    out = tmp_path / "d.npy"
+    assert main(["depth", str(photo_path), "-o", str(out), "--refine-radius", "0"]) == 2
+    assert (
+        capsys.readouterr().err == "easel depth: error: --refine-radius must be a whole number >= 1, got 0\n"
+    )
+    assert not out.exists()
+
+
+def test_records_store_the_resolved_options_and_device(tiny_folder, photo_path, tmp_path):
+    from easel.depth.options import DepthOptions
+    from easel.options import options_dict
+
+    out = tmp_path / "d.npy"
+    argv = ["depth", str(photo_path), "-o", str(out), "--weights", str(tiny_folder), "--depth-range", "2,20"]
+    assert main([*argv, "--refine-radius", "5", "-q"]) == 0
+    recorded = json.loads((tmp_path / "d.npy.json").read_text())["options"]
+    expected = options_dict(
+        DepthOptions(weights=tiny_folder, depth_range=(2.0, 20.0), refine_radius=5, device="auto")
+    )
+    assert recorded["device"] in ("cpu", "cuda", "mps")  # what ran, not "auto"
+    assert recorded["precision"] == "fp32"
+    del expected["device"]
+    assert {key: recorded[key] for key in expected} == expected
+    assert recorded["image"] == str(photo_path) and recorded["output"] == str(out)
+    # a depth file: no network ran, so no device either
+    np.save(tmp_path / "given.npy", np.tile(np.linspace(1, 3, 64, dtype=np.float32), (48, 1)))
+    out2 = tmp_path / "e.npy"
+    assert (
+        main(["depth", str(photo_path), "--depth", str(tmp_path / "given.npy"), "-o", str(out2), "-q"]) == 0
+    )
+    recorded = json.loads((tmp_path / "e.npy.json").read_text())["options"]
+    assert recorded["device"] is None and recorded["depth"] == str(tmp_path / "given.npy")
+
+
+def test_cli_output_equals_the_library_call(tiny_folder, photo_path, tmp_path):
+    """API = CLI: the same options give the same depth through either."""
+    from easel.depth.pipeline import depth_for_image
+
+    out = tmp_path / "d.npy"
+    argv = ["depth", str(photo_path), "-o", str(out), "--weights", str(tiny_folder), "--device", "cpu"]
+    assert main([*argv, "--depth-range", "3,30", "--refine-radius", "7", "-q"]) == 0
+    expected = depth_for_image(
+        read_image(photo_path).rgb,
+        weights=tiny_folder,
+        device="cpu",
+        depth_range=(3.0, 30.0),
+        refine_radius=7,
+    )
+    np.testing.assert_array_equal(np.load(out), expected.depth)

@@ -366,3 +366,137 @@ def test_dpt_preprocessing_equals_the_hf_image_processor(shape):
     img8 = np.random.default_rng(1).integers(0, 256, (*shape, 3), dtype=np.uint8)
     expected = theirs(images=img8, return_tensors="np")["pixel_values"]
     np.testing.assert_allclose(ours(img8.astype(np.float32) / 255.0), expected, atol=1e-5)
+
+
+def test_foreign_weights_files_name_what_they_are(tmp_path: Path, tiny_folder: Path):
+    """Issue #8: one line naming the file and what it is, not the loader's own error text."""
+    html = tmp_path / "page.safetensors"
+    html.write_text("<!DOCTYPE html><html><body>Not Found</body></html>\n")
+    png = tmp_path / "photo.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    cut = tmp_path / "cut.safetensors"
+    cut.write_bytes((tiny_folder / "model.safetensors").read_bytes()[:-100])
+    cases = [
+        (html, "page.safetensors: not a safetensors weights file (it is an HTML page"),
+        (png, "photo.png: expected a Hugging Face folder or a .safetensors file (it is a PNG image)"),
+        (cut, "cut.safetensors: safetensors file is truncated"),
+    ]
+    for path, expected in cases:
+        with pytest.raises(WeightsError) as info:
+            DepthEstimator.load("dpt-large", weights=path, device="cpu")
+        message = str(info.value)
+        assert message.startswith(f"{tmp_path}/{expected}"), message
+        assert "\n" not in message and "deserializing" not in message
+    folder = tmp_path / "folder"
+    shutil.copytree(tiny_folder, folder)
+    (folder / "model.safetensors").write_bytes(html.read_bytes())
+    with pytest.raises(
+        WeightsError, match=r"model.safetensors: not a safetensors weights file \(it is an HTML"
+    ):
+        DepthEstimator.load(weights=folder, device="cpu")
+    (folder / "config.json").write_text("{}")
+    with pytest.raises(WeightsError, match=r"config.json: not a transformers model configuration"):
+        DepthEstimator.load(weights=folder, device="cpu")
+
+
+# ---------------------------------------------------------------- DepthOptions (issue #18)
+
+
+def test_options_object_equals_keyword_arguments(tiny_folder: Path):
+    from easel.depth.options import DepthOptions
+
+    img = photo()
+    options = DepthOptions(weights=tiny_folder, device="cpu", depth_range=(2.0, 9.0), refine_radius=6)
+    by_options = estimate_depth(img, options)
+    by_keywords = estimate_depth(
+        img, weights=tiny_folder, device="cpu", depth_range=(2.0, 9.0), refine_radius=6
+    )
+    np.testing.assert_array_equal(by_options, by_keywords)
+    # keywords override the options' fields; the refinement radius is used
+    wider = estimate_depth(img, options, refine_radius=20)
+    assert not np.array_equal(wider, by_options) and options.refine_radius == 6
+    unrefined = estimate_depth(img, options, refine=False)
+    assert not np.array_equal(unrefined, by_options)
+
+
+def test_to_depth_is_the_estimate_after_the_network(tiny_folder: Path):
+    from easel.depth.options import DepthOptions
+
+    img = photo()
+    est = get_estimator(weights=tiny_folder, device="cpu")
+    options = DepthOptions(weights=tiny_folder, device="cpu", depth_range=(1.5, 4.0))
+    np.testing.assert_array_equal(est.to_depth(est.predict(img), img, options), estimate_depth(img, options))
+    assert est.precision == "fp32"
+    assert DepthEstimator.load(weights=tiny_folder, device="cpu", precision="bf16").precision == "bf16"
+
+
+def test_a_positional_model_name_is_a_clear_type_error(tiny_folder: Path):
+    with pytest.raises(TypeError, match="model="):
+        estimate_depth(photo(), "depth-anything-v2-small")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"device": "tpu"}, "device must be one of auto, cpu, cuda, mps or cuda:N; got 'tpu'"),
+        ({"precision": "int4"}, "precision must be one of fp32, bf16, fp16, auto; got 'int4'"),
+        ({"depth_kind": "height"}, "depth_kind must be one of depth, disparity; got 'height'"),
+        ({"depth_range": (5.0, 1.0)}, "depth_range must have 0 < near < far; got near=5, far=1"),
+        ({"depth_range": (0.0, 1.0)}, "depth_range must have 0 < near < far; got near=0, far=1"),
+        ({"depth_range": (1.0, float("inf"))}, "depth_range must have 0 < near < far; got near=1, far=inf"),
+        ({"depth_range": (1.0,)}, "depth_range must be two numbers (near, far); got (1.0,)"),
+        ({"refine_radius": 0}, "refine_radius must be a whole number >= 1, got 0"),
+        ({"refine_radius": 2.5}, "refine_radius must be a whole number >= 1, got 2.5"),
+        ({"refine": "yes"}, "refine must be True, False or None, got 'yes'"),
+    ],
+)
+def test_option_errors_name_the_field(fields: dict, message: str):
+    from easel.depth.options import DepthOptions
+    from easel.options import OptionError
+
+    with pytest.raises(OptionError) as exc:
+        DepthOptions(**fields).validate()
+    assert str(exc.value) == message and exc.value.field == next(iter(fields))
+    with pytest.raises(OptionError, match=f"^{next(iter(fields))} "):  # before any model is looked up
+        estimate_depth(photo(), model="no-such-model", **fields)
+
+
+def test_cuda_n_devices_are_valid_options():
+    from easel.depth.options import DepthOptions
+
+    assert DepthOptions(device="cuda:1").validate().device == "cuda:1"
+
+
+def test_depth_for_image_estimates_and_says_what_ran(tiny_folder: Path):
+    from easel.depth.pipeline import depth_for_image
+
+    img = photo()
+    result = depth_for_image(img, weights=tiny_folder, device="auto", refine_radius=10_000)
+    np.testing.assert_array_equal(
+        result.depth, estimate_depth(img, weights=tiny_folder, device="auto", refine_radius=80)
+    )
+    assert result.refined and result.model == "depth-anything-v2-small"
+    assert result.device in ("cpu", "cuda", "mps") and result.precision == "fp32"
+    assert result.options.refine_radius == 80  # at most the long side
+    assert {"load_model", "network", "refine"} <= set(result.timings)
+
+
+def test_depth_for_image_fits_a_file_and_refines_it_only_when_enlarged(tmp_path: Path):
+    from easel.depth.pipeline import depth_for_image
+
+    img = photo()
+    full = np.tile(np.linspace(1.0, 3.0, 80, dtype=np.float32), (60, 1))
+    np.save(tmp_path / "full.npy", full)
+    np.save(tmp_path / "half.npy", full[::2, ::2])
+    kept = depth_for_image(img, depth_file=tmp_path / "full.npy")
+    np.testing.assert_array_equal(kept.depth, full)
+    assert not kept.refined and kept.model is None and kept.device is None and "read_depth" in kept.timings
+    assert depth_for_image(img, depth_file=tmp_path / "full.npy", refine=True).refined
+    enlarged = depth_for_image(img, depth_file=tmp_path / "half.npy")
+    assert enlarged.refined and enlarged.depth.shape == (60, 80)
+    assert not depth_for_image(img, depth_file=tmp_path / "half.npy", refine=False).refined
+    alone = depth_for_image(None, depth_file=tmp_path / "half.npy", depth_kind="disparity")
+    assert alone.depth.shape == (30, 40) and not alone.refined
+    assert alone.depth.min() == pytest.approx(1.0) and alone.depth.max() == pytest.approx(10.0)
+    with pytest.raises(InputError, match="give a photo"):
+        depth_for_image(None)

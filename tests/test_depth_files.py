@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,108 @@ def test_load_depth_file_reports_kind(tmp_path: Path):
     np.save(tmp_path / "d.npy", scene_depth())
     assert load_depth_file(tmp_path / "d.png").kind == "depth"
     assert load_depth_file(tmp_path / "d.npy").kind is None
+
+
+# ----------------------------------------------------------------------------- the input guard (issue #8)
+
+
+def _png16_claiming(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 65))
+        + chunk(b"IEND", b"")
+    )
+
+
+def _npy_claiming(shape: tuple[int, ...], data: bytes = b"") -> bytes:
+    header = repr({"descr": "<f4", "fortran_order": False, "shape": shape}).encode("latin-1")
+    header += b" " * (63 - (len(header) + 10) % 64) + b"\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header + data
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("bomb.npy", _npy_claiming((50_000, 50_000))),
+        ("bomb.png", _png16_claiming(50_000, 50_000)),
+        ("big.png", _png16_claiming(10_000, 10_000)),  # 100 MP: over the limit, under Pillow's hard stop
+        ("bomb.pfm", b"Pf\n50000 50000\n-1.0\n" + b"\0" * 16),
+        ("wide.npy", _npy_claiming((8, 40_000))),
+    ],
+)
+def test_oversized_depth_headers_are_refused_before_decoding(tmp_path: Path, name: str, data: bytes):
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        read_depth(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert "larger than easel accepts" in message and "DecompressionBomb" not in message
+
+
+def test_oversized_exr_header_is_refused_before_decoding(tmp_path: Path):
+    data = _exr_uncompressed({"Z": scene_depth(2, 2)})
+    window = struct.pack("<iiii", 0, 0, 1, 1)
+    assert data.count(window) == 2  # dataWindow and displayWindow
+    path = tmp_path / "bomb.exr"
+    path.write_bytes(data.replace(window, struct.pack("<iiii", 0, 0, 49_999, 49_999)))
+    with pytest.raises(
+        InputError, match=r"bomb.exr: EXR depth map is 50000x50000 pixels, larger than easel accepts"
+    ):
+        read_depth(path)
+
+
+def test_exr_zip_block_cannot_inflate_past_its_size(tmp_path: Path):
+    """A crafted ZIP block that would inflate to 64 MB is a corrupt-file error, not 64 MB of memory."""
+    from easel.depth import exr
+
+    with pytest.raises(ValueError, match="expected 64"):
+        exr._zip_unpack(zlib.compress(b"\0" * (64 << 20)), 64)
+
+
+def test_colour_array_is_not_depth(tmp_path: Path):
+    """A (H, W, 3) array is refused with what was expected, even when its channels are equal."""
+    np.save(tmp_path / "rgb.npy", np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    grey = np.repeat(scene_depth()[:, :, None], 3, axis=2)
+    np.save(tmp_path / "grey3.npy", grey)
+    for name, dtype in (("rgb.npy", "uint8"), ("grey3.npy", "float32")):
+        with pytest.raises(InputError) as info:
+            read_depth(tmp_path / name)
+        assert f"{name}: expected a (H, W) float depth map, got shape (30, 40, 3) {dtype}" in str(info.value)
+    np.save(tmp_path / "one.npy", scene_depth()[:, :, None])  # (H, W, 1) is fine
+    assert read_depth(tmp_path / "one.npy").shape == (30, 40)
+
+
+def test_npy_messages_do_not_leak_numpy_advice(tmp_path: Path):
+    np.save(tmp_path / "obj.npy", np.array([{"depth": 1.0}], dtype=object), allow_pickle=True)
+    (tmp_path / "cut.npy").write_bytes(_npy_claiming((30, 40), b"\0" * 100))
+    for name, expected in (("obj.npy", "not a plain numeric NumPy array"), ("cut.npy", "truncated")):
+        with pytest.raises(InputError) as info:
+            read_depth(tmp_path / name)
+        message = str(info.value)
+        assert expected in message and "allow_pickle" not in message and "Failed to read" not in message
+
+
+def test_corrupt_tiff_is_one_error_and_no_opencv_noise(tmp_path: Path, capfd: pytest.CaptureFixture[str]):
+    path = tmp_path / "junk.tif"
+    path.write_bytes(b"II*\x00garbage")
+    capfd.readouterr()
+    with pytest.raises(InputError, match="junk.tif: cannot decode .tif file"):
+        read_depth(path)
+    assert capfd.readouterr().err == ""
+
+
+def test_a_jpeg_named_png_is_not_a_depth_png(tmp_path: Path):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "photo.png", format="JPEG")
+    with pytest.raises(InputError, match=r"photo.png: not a PNG image \(the file holds JPEG\)"):
+        read_depth(tmp_path / "photo.png")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from easel.devices import autocast, autocast_dtype, describe_devices, resolve_device, seed_everything
+from easel.devices import autocast, autocast_dtype, describe_devices, resolve_device
 from easel.errors import InputError
 
 
@@ -40,13 +40,6 @@ def test_autocast_runs_matmul_in_bf16_on_cpu() -> None:
         assert (a @ a).dtype == torch.bfloat16
     with autocast(torch.device("cpu"), None):
         assert (a @ a).dtype == torch.float32
-
-
-def test_seed_everything_is_deterministic() -> None:
-    seed_everything(3)
-    first = torch.rand(4)
-    seed_everything(3)
-    assert torch.equal(first, torch.rand(4))
 
 
 def test_describe_devices_has_auto() -> None:

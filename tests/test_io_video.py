@@ -106,7 +106,7 @@ def test_mp4_even_size_is_not_padded_and_crf_changes_size(tmp_path: Path) -> Non
     good, small = tmp_path / "good.mp4", tmp_path / "small.mp4"
     write_video(good, frames, fps=24, crf=10)
     write_video(small, frames, fps=24, crf=45)
-    assert probe_video(good).size == (32, 48)
+    assert probe_video(good).shape == (32, 48)
     assert probe_video(good).fps == pytest.approx(24.0)
     assert small.stat().st_size < good.stat().st_size
 
@@ -144,7 +144,7 @@ def test_png_folder_round_trip_is_exact(tmp_path: Path, rgb_image: np.ndarray) -
     assert leftovers(out) == ["frame_00001.png", "frame_00002.png", "frame_00003.png"]
     info = probe_video(out)
     assert info.is_sequence and info.fps is None and info.num_frames == 3
-    assert info.size == rgb_image.shape[:2]
+    assert info.shape == rgb_image.shape[:2]
     decoded = list(read_frames(out))
     for got, want in zip(decoded, frames, strict=True):
         np.testing.assert_allclose(got, want, atol=1e-6)
@@ -197,7 +197,7 @@ def test_read_frames_max_size_and_reiteration(tmp_path: Path) -> None:
     out = tmp_path / "big.mp4"
     write_video(out, flat_frames(48, 64, 5), fps=10)
     frames = read_frames(out, max_size=32)
-    assert frames.size == (24, 32) and frames.info.size == (48, 64)
+    assert frames.shape == (24, 32) and frames.info.shape == (48, 64)
     first = list(frames)
     second = list(frames)
     assert len(first) == len(second) == 5
@@ -211,7 +211,7 @@ def test_folder_max_size(tmp_path: Path) -> None:
     for i in range(2):
         save_png(folder / f"f{i}.png", COLOURS[i], size=(40, 80))
     frames = read_frames(folder, max_size=20)
-    assert frames.size == (10, 20)
+    assert frames.shape == (10, 20)
     assert [f.shape for f in frames] == [(10, 20, 3), (10, 20, 3)]
 
 
@@ -219,13 +219,13 @@ def test_read_frames_is_lazy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     out = tmp_path / "seq"
     write_video(out, flat_frames(8, 8, 4))
     calls = []
-    real = video.read_image
+    real = video.reading.read_image
 
     def counting(*args: object, **kwargs: object) -> object:
         calls.append(args[0])
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(video, "read_image", counting)
+    monkeypatch.setattr(video.reading, "read_image", counting)
     frames = iter(read_frames(out))
     assert calls == []
     next(frames)
@@ -246,7 +246,7 @@ def test_display_rotation_is_applied(tmp_path: Path) -> None:
         for packet in stream.encode():
             container.mux(packet)
     info = probe_video(path)
-    assert info.rotation == 90 and info.size == (40, 20)
+    assert info.rotation == 90 and info.shape == (40, 20)
     frame = next(iter(read_frames(path)))
     assert frame.shape == (40, 20, 3)
     expected = np.rot90(landscape, k=1).astype(np.float32) / 255  # 90 degrees counterclockwise
@@ -337,7 +337,7 @@ def test_bad_crf_and_max_size(tmp_path: Path) -> None:
 
 
 def test_webm_without_vp9_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(video, "has_encoder", lambda name: False)
+    monkeypatch.setattr(video.mp4_webm, "has_encoder", lambda name: False)
     with pytest.raises(InputError, match="no VP9 encoder"):
         VideoWriter(tmp_path / "a.webm")
     assert leftovers(tmp_path) == []
@@ -432,3 +432,14 @@ def test_reading_streams_frames_instead_of_holding_them(tmp_path: Path) -> None:
         tracemalloc.stop()
     assert count == 120
     assert peak < 10 * frame_bytes  # a few frames at a time, never all 120
+
+
+def test_a_decompression_bomb_in_a_frame_folder_is_refused_from_its_header(tmp_path: Path) -> None:
+    from conftest import png_bytes_claiming
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "f_0001.png")
+    (folder / "f_0002.png").write_bytes(png_bytes_claiming(50_000, 50_000))
+    with pytest.raises(InputError, match=r"f_0002.png: frame has 2500 megapixels"):
+        video.read_frames(folder)

@@ -25,7 +25,7 @@ class DemoOptions:
     space: str = option("rgb", help="colour space", choices=("rgb", "lab"))
     multiscale: bool = option(True, help="optimize at full resolution from the first step")
     dither: bool = option(False, help="Floyd-Steinberg dithering")
-    n_colors: int = option(16, help="number of colours", flag="--colors", short="-k")
+    n_colors: int = option(16, help="number of colours (1% to 100% of them)", flag="--colors", short="-k")
     weights: str | Path | None = option(None, help="local weights file")
     hidden: int = option(3, help="not on the command line", cli=False)
     plain: int = 7  # no declaration: not an option
@@ -80,7 +80,11 @@ def test_help_shows_the_field_docs_and_defaults(capsys: pytest.CaptureFixture[st
         _parser().parse_args(["--help"])
     text = capsys.readouterr().out
     assert "long side of the output, in pixels (default 512)" in text
-    assert "--no-multiscale" in text and "--colors" in text and "-k" in text
+    assert (
+        "--no-multiscale" in text
+        and "-k N_COLORS, --colors N_COLORS" in text
+        and "(1% to 100% of them)" in text
+    )
     assert "relu1_1,relu2_1" in text and "{max,avg}" in text and "size:" in text
     assert "--hidden" not in text and "--plain" not in text and "--space" not in text
 
@@ -109,7 +113,7 @@ def test_option_errors_name_the_field_in_the_library_and_the_flag_in_the_cli() -
         DemoOptions(n_colors=0).validate()
     assert str(exc.value) == "n_colors must be at least 1, got 0"
     args = _parser().parse_args([])
-    assert exc.value.with_name(flag_for(args, exc.value.field)) == "--colors must be at least 1, got 0"
+    assert exc.value.with_name(flag_for(args, exc.value.field)) == "-k/--colors must be at least 1, got 0"
     assert flag_for(args, "multiscale") == "--no-multiscale"
     assert flag_for(None, "tile_size") == "--tile-size"
 

@@ -146,9 +146,42 @@ def test_non_integer_n_colors() -> None:
         quantize_colors(random_image(), n_colors=2.5)  # type: ignore[arg-type]
 
 
-def test_more_colors_than_distinct() -> None:
-    with pytest.raises(InputError, match="only 4 distinct colour"):
-        quantize_colors(quadrants(), n_colors=5)
+def test_more_colors_than_distinct_gives_one_colour_each() -> None:
+    """Asking for more colours than the image has: the palette is exactly its colours, and says so."""
+    img = quadrants()
+    result = quantize_colors(img, n_colors=5)
+    assert result.n_colors == 4 and result.palette.shape == (4, 3) and result.requested_colors == 5
+    assert result.note == "the image has only 4 distinct colours; the palette has 4, not the 5 asked"
+    np.testing.assert_allclose(result.image, img, atol=1e-6)
+    assert result.counts.tolist() == [600, 600, 600, 600] and result.labels.max() == 3
+    enough = quantize_colors(img, n_colors=4)
+    assert enough.note == "" and enough.requested_colors == enough.n_colors == 4
+
+
+@pytest.mark.parametrize("dither", [False, True])
+@pytest.mark.parametrize("space", ["rgb", "lab"])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (3, 3)])
+def test_tiny_images(shape: tuple[int, int], space: str, dither: bool) -> None:
+    """1x1, 1xN, Nx1 and 3x3 images with k larger than their pixel count: one colour per pixel."""
+    img = np.random.default_rng(sum(shape)).random((*shape, 3), dtype=np.float32)
+    n_pixels = shape[0] * shape[1]
+    result = quantize_colors(img, n_colors=16, space=space, dither=dither, seed=0)
+    assert result.image.shape == img.shape and result.labels.shape == shape
+    assert result.n_colors == n_pixels and result.requested_colors == 16
+    plural = "" if n_pixels == 1 else "s"
+    assert result.note == (
+        f"the image has only {n_pixels} distinct colour{plural}; the palette has {n_pixels}, not the 16 asked"
+    )
+    assert sorted(result.labels.ravel().tolist()) == list(range(n_pixels))  # each pixel its own colour
+    assert result.counts.tolist() == [1] * n_pixels
+    np.testing.assert_allclose(result.image, img, atol=2e-3 if space == "lab" else 1e-6)
+
+
+def test_one_pixel_asking_for_one_colour() -> None:
+    result = quantize_colors(np.array([[[0.2, 0.4, 0.6]]], np.float32), n_colors=1)
+    assert result.note == "" and result.n_colors == 1
+    np.testing.assert_allclose(result.palette, [[0.2, 0.4, 0.6]], atol=1e-7)
+    assert result.mse == 0.0
 
 
 def test_float_out_of_range() -> None:
@@ -237,7 +270,65 @@ def test_bad_mask() -> None:
         quantize_colors(img, n_colors=2, mask=np.ones((3, 3), bool))
     with pytest.raises(InputError, match="no pixels"):
         quantize_colors(img, n_colors=2, mask=np.zeros(img.shape[:2], bool))
-    with pytest.raises(InputError, match="masked part"):
-        only_two = np.zeros(img.shape[:2], bool)
-        only_two[:20] = True
-        quantize_colors(img, n_colors=3, mask=only_two)
+    only_two = np.zeros(img.shape[:2], bool)
+    only_two[:20] = True  # the top two quadrants
+    two = quantize_colors(img, n_colors=3, mask=only_two)
+    assert two.n_colors == 2 and two.note.startswith(
+        "the masked part of the image has only 2 distinct colours"
+    )
+    np.testing.assert_allclose(np.sort(two.palette, axis=0), np.sort(QUADRANT_COLORS[:2], axis=0), atol=1e-6)
+
+
+# ---------------------------------------------------------------- QuantizeOptions (issue #18)
+
+
+def test_options_object_equals_keyword_arguments() -> None:
+    from easel.art.quantize import QuantizeOptions
+
+    img = random_image(4)
+    by_keywords = quantize_colors(img, n_colors=5, space="lab", dither=True, seed=9)
+    options = QuantizeOptions(n_colors=5, space="lab", dither=True, seed=9)
+    by_options = quantize_colors(img, options=options)
+    np.testing.assert_array_equal(by_keywords.image, by_options.image)
+    np.testing.assert_array_equal(by_keywords.palette, by_options.palette)
+    # keywords and a positional n_colors override the options' fields; the options object is untouched
+    fewer = quantize_colors(img, 3, options=options, dither=False)
+    assert fewer.requested_colors == 3 and options.n_colors == 5 and options.dither
+    np.testing.assert_array_equal(fewer.image, quantize_colors(img, n_colors=3, space="lab", seed=9).image)
+
+
+def test_default_colour_count_is_the_cli_default() -> None:
+    from easel.art.quantize import QuantizeOptions
+
+    assert QuantizeOptions().n_colors == 16
+    assert quantize_colors(random_image()).requested_colors == 16
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"n_colors": 0}, "n_colors must be between 1 and 4096, got 0"),
+        ({"n_colors": True}, "n_colors must be a whole number, got True"),
+        ({"space": "hsv"}, "space must be one of rgb, lab; got 'hsv'"),
+        ({"seed": -1}, "seed must be a whole number >= 0, got -1"),
+        ({"seed": 1.5}, "seed must be a whole number >= 0, got 1.5"),
+        ({"n_init": 0}, "n_init must be a whole number >= 1, got 0"),
+        ({"max_iter": 0}, "max_iter must be a whole number >= 1, got 0"),
+        ({"refine_passes": -1}, "refine_passes must be a whole number >= 0, got -1"),
+    ],
+)
+def test_option_errors_name_the_field(fields: dict[str, object], message: str) -> None:
+    from easel.art.quantize import QuantizeOptions
+    from easel.options import OptionError
+
+    field = next(iter(fields))
+    with pytest.raises(OptionError) as exc:
+        QuantizeOptions(**fields).validate()  # type: ignore[arg-type]
+    assert str(exc.value) == message and exc.value.field == field
+    with pytest.raises(OptionError, match=f"^{field} "):  # the library call validates the same way
+        quantize_colors(random_image(), **fields)
+
+
+def test_unknown_override_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="colours"):
+        quantize_colors(random_image(), colours=4)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from easel.cli import main
-from easel.gallery import Gallery, sample_image
+from easel.cli._gallery import Gallery
 from easel.io.record import record_path, write_record
+from easel.samples import sample_image
 
 
 def test_record_path_appends_json() -> None:

@@ -1,114 +1,23 @@
-"""Cameras, poses, paths and the nerfstudio camera-path JSON (easel.scene3d.cameras)."""
+"""Ken Burns camera geometry (easel.scene3d.autozoom) and the path checks that assume an input camera."""
 
 from __future__ import annotations
-
-import json
-import math
 
 import numpy as np
 import pytest
 
+from easel.cameras import CameraPath, Intrinsics, path_progress, pose_from_center
 from easel.errors import InputError
-from easel.scene3d.cameras import (
-    CameraPath,
-    Intrinsics,
+from easel.scene3d.autozoom import (
+    MAX_ZOOM,
     autozoom_shift,
-    camera_center,
-    camera_path_from_dict,
-    camera_path_to_dict,
-    check_pose,
+    check_shift,
     crop_limits,
     focus_depth,
-    intrinsics_from_exif,
-    invert_pose,
     kenburns_path,
-    opencv_to_opengl_c2w,
-    opengl_to_opencv_c2w,
-    path_progress,
-    pose_from_center,
-    project,
-    read_camera_path,
-    unproject,
-    write_camera_path,
+    shift_limits,
+    zoom_target,
 )
-
-
-def _rotation(axis: np.ndarray, angle: float) -> np.ndarray:
-    axis = axis / np.linalg.norm(axis)
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k
-
-
-def test_projection_unprojection_round_trip() -> None:
-    rng = np.random.default_rng(0)
-    intr = Intrinsics(70.0, 65.0, 31.0, 22.5, 64, 48)
-    depth = rng.uniform(0.5, 20.0, (48, 64)).astype(np.float32)
-    pose = pose_from_center([0.3, -0.2, 0.1], _rotation(np.array([0.2, 1.0, 0.1]), 0.3))
-    pts = unproject(depth, intr, pose)
-    uv, z = project(pts, intr, pose)
-    cols, rows = np.meshgrid(np.arange(64) + 0.5, np.arange(48) + 0.5)
-    np.testing.assert_allclose(uv[..., 0], cols, atol=2e-3)
-    np.testing.assert_allclose(uv[..., 1], rows, atol=2e-3)
-    np.testing.assert_allclose(z, depth, rtol=1e-5)
-
-
-def test_pixel_centres_at_half() -> None:
-    intr = Intrinsics.from_focal(4, 2, 2.0)
-    uv, z = project([[0.0, 0.0, 1.0]], intr)
-    assert uv.tolist() == [[2.0, 1.0]]  # the optical axis hits the image centre, a pixel corner here
-    pts = unproject(np.ones((2, 4)), intr)
-    assert pts[0, 0].tolist() == pytest.approx([-0.75, -0.25, 1.0])
-
-
-def test_intrinsics_fov_and_resize() -> None:
-    intr = Intrinsics.from_fov(640, 480, 60.0)
-    assert intr.fov_y == pytest.approx(60.0)
-    same = intr.resized(320, 240)
-    assert same.fov_y == pytest.approx(60.0) and same.cx == 160.0
-    wide = intr.resized(1280, 480)  # covers: scale 2 crops the height
-    assert wide.fy == pytest.approx(2 * intr.fy)
-    assert Intrinsics.default(1024, 768).fx == 512.0
-    with pytest.raises(InputError, match="fov"):
-        Intrinsics.from_fov(10, 10, 190.0)
-
-
-def test_intrinsics_from_exif(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from PIL import Image
-
-    img = Image.new("RGB", (40, 30))
-    exif = Image.Exif()
-    exif.get_ifd(0x8769)[0xA405] = 36
-    path = tmp_path / "photo.jpg"
-    img.save(path, exif=exif)
-    intr = intrinsics_from_exif(path, 40, 30)
-    assert intr is not None and intr.fx == pytest.approx(40.0)
-    plain = tmp_path / "plain.png"
-    img.save(plain)
-    assert intrinsics_from_exif(plain, 40, 30) is None
-
-
-def test_check_pose_rejects_bad_rotations() -> None:
-    bad = np.eye(4)
-    bad[0, 0] = 1.2
-    with pytest.raises(InputError, match="not orthonormal"):
-        check_pose(bad, "camera_path[3]")
-    mirror = np.diag([1.0, 1.0, -1.0, 1.0])
-    with pytest.raises(InputError, match="determinant"):
-        check_pose(mirror)
-    with pytest.raises(InputError, match="4x4"):
-        check_pose(np.eye(3))
-    rot = np.eye(4)
-    rot[:3, :3] = _rotation(np.array([1.0, 2.0, 3.0]), 1.0)
-    np.testing.assert_allclose(invert_pose(rot) @ rot, np.eye(4), atol=1e-12)
-
-
-def test_opengl_conversion() -> None:
-    np.testing.assert_allclose(opengl_to_opencv_c2w(np.eye(4)), np.eye(4))
-    gl = np.eye(4)
-    gl[2, 3] = 1.0  # OpenGL +z is backwards: the camera steps back
-    cv = opengl_to_opencv_c2w(gl)
-    assert cv[2, 3] == -1.0
-    np.testing.assert_allclose(opencv_to_opengl_c2w(cv), gl)
+from easel.scene3d.kenburns import check_path_in_front, check_path_limits
 
 
 def test_path_progress_and_kenburns_path() -> None:
@@ -132,11 +41,11 @@ def test_path_validation() -> None:
     intr = Intrinsics.default(32, 24)
     behind = CameraPath(np.stack([np.eye(4), pose_from_center([0.0, 0.0, -0.5])]), intr)
     with pytest.raises(InputError, match=r"camera path\[1\] moves behind the input camera"):
-        behind.validate(near_depth=2.0)
+        check_path_in_front(behind, near_depth=2.0)
     through = CameraPath(np.stack([pose_from_center([0.0, 0.0, 2.5])]), intr)
     with pytest.raises(InputError, match="through the nearest surface"):
-        through.validate(near_depth=2.0)
-    CameraPath(np.stack([pose_from_center([0.3, 0.0, 0.5])]), intr).validate(2.0)
+        check_path_in_front(through, near_depth=2.0)
+    check_path_in_front(CameraPath(np.stack([pose_from_center([0.3, 0.0, 0.5])]), intr), 2.0)
 
 
 def test_autozoom_shift_picks_best_coverage() -> None:
@@ -166,75 +75,46 @@ def test_focus_depth_ignores_the_border() -> None:
     assert float(np.percentile(depth, 1.0)) == pytest.approx(1.0)
 
 
-def _nerfstudio_dict() -> dict:  # type: ignore[type-arg]
-    c2w = np.eye(4)
-    c2w[:3, :3] = _rotation(np.array([0.0, 1.0, 0.0]), 0.1)
-    c2w[:3, 3] = [0.1, 0.05, -0.2]  # OpenGL: -z is forward
-    return {
-        "camera_type": "perspective",
-        "render_width": 64,
-        "render_height": 48,
-        "fps": 12,
-        "camera_path": [
-            {"camera_to_world": np.eye(4).reshape(-1).tolist(), "fov": 50.0, "aspect": 4 / 3},
-            {"camera_to_world": c2w.reshape(-1).tolist(), "fov": 50.0, "aspect": 4 / 3},
-        ],
-    }
+def test_path_checks_name_the_camera_path_file() -> None:
+    intr = Intrinsics.default(32, 24)
+    behind = CameraPath(np.stack([np.eye(4), pose_from_center([0.0, 0.0, -0.5])]), intr, source="fly.json")
+    with pytest.raises(InputError, match=r"^fly.json: camera_path\[1\] moves behind the input camera"):
+        check_path_in_front(behind, near_depth=2.0)
+    huge = CameraPath(np.eye(4)[None], Intrinsics.default(100_000, 100_000), source="fly.json")
+    with pytest.raises(InputError, match=r"^fly.json: render size 100000x100000 is too large \(at most 8192"):
+        check_path_limits(huge)
+    check_path_limits(huge, check_size=False)  # an output size given apart replaces the file's
+    fast = CameraPath(np.eye(4)[None], intr, fps=5000.0, source="fly.json")
+    with pytest.raises(InputError, match="fly.json: fps must be at most 1000"):
+        check_path_limits(fast)
 
 
-def test_camera_path_json_round_trip(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    data = _nerfstudio_dict()
-    src = tmp_path / "path.json"
-    src.write_text(json.dumps(data))
-    path = read_camera_path(src)
-    assert len(path) == 2 and path.fps == 12 and path.output_size == (48, 64)
-    np.testing.assert_allclose(path.poses[0], np.eye(4), atol=1e-12)
-    assert camera_center(path.poses[1])[2] == pytest.approx(0.2)  # forward in OpenCV
-    assert path.intrinsics_at(1).fov_y == pytest.approx(50.0)
-    out = tmp_path / "again.json"
-    write_camera_path(out, path)
-    again = read_camera_path(out)
-    np.testing.assert_allclose(again.poses, path.poses, atol=1e-12)
-    assert again.intrinsics_at(0) == path.intrinsics_at(0)
-    written = json.loads(out.read_text())["camera_path"][1]["camera_to_world"]
-    np.testing.assert_allclose(written, data["camera_path"][1]["camera_to_world"], atol=1e-12)
-    assert camera_path_to_dict(again)["render_width"] == 64
+def test_shift_limits_refuse_views_off_the_picture() -> None:
+    assert shift_limits(1024, 768) == pytest.approx((0.5, 0.375))
+    assert shift_limits(600, 800) == pytest.approx((0.375, 0.5))
+    assert check_shift((0.5, -0.375), 1024, 768) == (0.5, -0.375)
+    with pytest.raises(InputError, match=r"^shift 5,5 moves the view off the picture .*at most 0.5,0.375"):
+        check_shift((5.0, 5.0), 1024, 768)
+    with pytest.raises(InputError, match="shift 0,-0.4 moves the view off"):
+        check_shift((0.0, -0.4), 1024, 768)
+    with pytest.raises(InputError, match="finite"):
+        check_shift((float("nan"), 0.0), 1024, 768)
+    # the limit is where the end window's centre leaves the picture: at the focus plane the
+    # window moves by shift * long side input pixels, so the centre sits on the border
+    path = kenburns_path(Intrinsics.default(1024, 768), 2.0, 1.25, (0.5, 0.0), num_frames=2, boomerang=False)
+    from easel.cameras import project
+
+    uv, _ = project([[0.0, 0.0, 2.0]], Intrinsics.default(1024, 768), path.poses[0])
+    end_uv, _ = project([[0.5 * 1024 * 2.0 / 512, 0.0, 2.0]], path.intrinsics_at(1), path.poses[1])
+    assert end_uv[0].tolist() == pytest.approx(uv[0].tolist())  # the border point is centred
 
 
-@pytest.mark.parametrize(
-    ("edit", "message"),
-    [
-        (
-            lambda d: d["camera_path"][1].pop("camera_to_world"),
-            r"camera_path\[1\] has no 'camera_to_world' key",
-        ),
-        (lambda d: d["camera_path"][0].pop("fov"), r"camera_path\[0\] has no 'fov' key"),
-        (lambda d: d.pop("camera_path"), "has no 'camera_path' key"),
-        (lambda d: d.pop("render_width"), "has no 'render_width' key"),
-        (
-            lambda d: d["camera_path"][1].__setitem__("camera_to_world", [1.0] * 16),
-            "last row|not orthonormal",
-        ),
-        (lambda d: d["camera_path"][1].__setitem__("camera_to_world", [1.0] * 5), "16 numbers"),
-        (
-            lambda d: d["camera_path"][1].__setitem__(
-                "camera_to_world", (np.eye(4) * [2, 1, 1, 1]).reshape(-1).tolist()
-            ),
-            "not orthonormal",
-        ),
-    ],
-)
-def test_camera_path_json_errors(edit, message) -> None:  # type: ignore[no-untyped-def]
-    data = _nerfstudio_dict()
-    edit(data)
-    with pytest.raises(InputError, match=message):
-        camera_path_from_dict(data)
-
-
-def test_camera_path_json_bad_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    bad = tmp_path / "bad.json"
-    bad.write_text("{not json")
-    with pytest.raises(InputError, match="not valid JSON"):
-        read_camera_path(bad)
-    with pytest.raises(InputError, match="no such file"):
-        read_camera_path(tmp_path / "missing.json")
+def test_zoom_target_stops_short_of_the_nearest_surface() -> None:
+    assert MAX_ZOOM == pytest.approx(10.0)
+    assert zoom_target(3.0, 1.0, 1.25) == (3.0, 1.25)  # the move 0.6 stays below 0.9 x nearest
+    plane, achieved = zoom_target(2.0, 1.0, 4.0)
+    assert plane * (1 - 1 / 4.0) == pytest.approx(0.9)  # the camera stops at 90 % of the nearest depth
+    assert achieved == pytest.approx(2.0 / (2.0 - 0.9))
+    assert zoom_target(1.0, 1.0, 10.0)[1] == pytest.approx(10.0)  # subject = nearest: 10x is the limit
+    assert zoom_target(1.0, 1.0, 1.0) == (1.0, 1.0)
+    assert path_progress(1).tolist() == [0.0]

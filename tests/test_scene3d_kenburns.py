@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import easel
+from easel.cameras import Camera, CameraPath, pose_from_center
 from easel.cli import main
 from easel.errors import InputError
-from easel.scene3d.cameras import Camera, CameraPath, crop_limits, pose_from_center
+from easel.scene3d.autozoom import crop_limits
 from easel.scene3d.kenburns import KenBurnsOptions, kenburns
 from easel.scene3d.synthetic import SyntheticView, layered_scene
 
@@ -118,7 +119,7 @@ def test_cli_mp4(tmp_path: Path, rgbd_files) -> None:  # type: ignore[no-untyped
 
 
 def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: ignore[no-untyped-def]
-    from easel.scene3d.cameras import read_camera_path
+    from easel.cameras import read_camera_path
     from easel.scene3d.ply import read_ply
 
     frames = tmp_path / "frames"
@@ -177,7 +178,7 @@ def test_cli_lama_without_weights(tmp_path: Path, rgbd_files, capsys, monkeypatc
 
 
 def test_fills_disocclusions_better_than_a_rubber_sheet() -> None:
-    from easel.scene3d.cameras import kenburns_path
+    from easel.scene3d.autozoom import kenburns_path
     from easel.scene3d.render import GridLayer, Renderer
     from easel.scene3d.synthetic import disocclusion_mask
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from easel.cameras import Camera, Intrinsics, pose_from_center
 from easel.errors import InputError
-from easel.scene3d.cameras import Camera, Intrinsics, pose_from_center
 from easel.scene3d.inpaint import fill_holes, foreground_guard, get_inpainter
 from easel.scene3d.render import GridLayer, Renderer, break_mask, check_depth
 from easel.scene3d.synthetic import SyntheticScene, disocclusion_mask, layered_scene, texture

@@ -10,7 +10,7 @@ import pytest
 
 from easel.cli import main
 from easel.io.images import read_image, write_image
-from easel.style.vgg import save_random_vgg19
+from easel.nets.vgg import save_random_vgg19
 
 TINY = (8, 8, 12, 12, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16)
 
@@ -81,8 +81,15 @@ def test_single_run_with_two_styles_animation_and_steps(
     assert img.shape == (36, 48, 3)
     record = json.loads((tmp_path / "art.png.json").read_text())
     assert record["command"] == "stylize"
-    assert record["result"]["status"] == "done"
+    assert record["result"]["status"] == "finished"
     assert record["options"]["style"][1][1] == 0.45
+    # the record holds the resolved options of the API and how the run ended
+    assert record["status"] == "finished"
+    assert record["options"]["iterations"] == 3 and record["options"]["style_layers"][0] == "relu1_1"
+    assert record["options"]["device"] == "cpu" and record["options"]["precision"] == "bf16"  # not "auto"
+    assert record["animation"]["frames"] >= 2 and record["steps"] == [
+        str(tmp_path / "art_steps" / "step_00002.png")
+    ]
     assert anim.stat().st_size > 0
     assert sorted(p.name for p in (tmp_path / "art_steps").iterdir()) == ["step_00002.png"]
     # exists -> refused without --overwrite
@@ -251,7 +258,7 @@ def test_nan_keeps_last_good_image(
     out = tmp_path / "nan.png"
     assert main(_base(files, weights, out)) == 1
     assert np.isfinite(read_image(out).rgb).all()
-    assert json.loads((tmp_path / "nan.png.json").read_text())["result"]["status"] == "nan"
+    assert json.loads((tmp_path / "nan.png.json").read_text())["result"]["status"] == "non-finite"
 
 
 def test_tiled_output(files: dict[str, Path], weights: Path, tmp_path: Path) -> None:
@@ -267,7 +274,7 @@ def test_tiled_output(files: dict[str, Path], weights: Path, tmp_path: Path) -> 
 @pytest.mark.slow
 def test_demo_runs(tmp_path: Path, tmp_easel_home: Path) -> None:
     from easel.cli import stylize
-    from easel.gallery import Gallery
+    from easel.cli._gallery import Gallery
 
     gallery = Gallery(tmp_path / "demo")
     stylize.demo(gallery)
@@ -297,3 +304,246 @@ def test_coarser_scales_are_tiled_only_when_they_do_not_fit(
     monkeypatch.setattr(transfer, "memory_budget", lambda device: 1)
     tight = transfer.Stylizer(opts).run(content, [style])
     assert len(tight.losses) == 2 + 2 * 6 + 2 * 20
+
+
+# ---------------------------------------------------------------- reliability (#8): outputs planned before work
+
+
+def _one_line_error(err: str) -> str:
+    lines = [line for line in err.strip().splitlines() if line.strip()]
+    assert lines, "no error message"
+    assert "Traceback" not in err
+    return lines[-1]
+
+
+def _no_encoder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the encoder is loaded: the checks must come before any work."""
+    import easel.style.transfer as transfer
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the encoder was loaded before the outputs were checked")
+
+    monkeypatch.setattr(transfer.Stylizer, "__init__", refuse)
+
+
+def test_existing_output_and_record_not_replaced_without_overwrite(
+    files: dict[str, Path],
+    weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "art.png"
+    record = tmp_path / "art.png.json"
+    record.write_text("precious")
+    _no_encoder(monkeypatch)
+    assert main(_base(files, weights, out)) == 2
+    assert "art.png.json" in _one_line_error(capsys.readouterr().err)
+    assert record.read_text() == "precious" and not out.exists()
+    out.write_bytes(b"keep")
+    record.unlink()
+    assert main(_base(files, weights, out)) == 2
+    assert "--overwrite" in _one_line_error(capsys.readouterr().err)
+    assert out.read_bytes() == b"keep"
+
+
+def test_sweep_renders_are_planned_outputs(
+    files: dict[str, Path],
+    weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _no_encoder(monkeypatch)
+    out = tmp_path / "sweep.png"
+    # the content photo has the name of one sweep render: refused before any work
+    content = files["content"].rename(tmp_path / "sweep_c1_s10.png")
+    before = content.read_bytes()
+    argv = _base({**files, "content": content}, weights, out, "--style-weight", "10,1000")
+    assert main(argv) == 2
+    assert "would overwrite an input" in _one_line_error(capsys.readouterr().err)
+    assert content.read_bytes() == before and not out.exists()
+    # an existing render (not an input) is not replaced without --overwrite
+    content = content.rename(tmp_path / "photo.png")
+    (tmp_path / "sweep_c1_s1000.png").write_bytes(b"keep")
+    argv = _base({**files, "content": content}, weights, out, "--style-weight", "10,1000")
+    assert main(argv) == 2
+    assert "sweep_c1_s1000.png" in _one_line_error(capsys.readouterr().err)
+    assert (tmp_path / "sweep_c1_s1000.png").read_bytes() == b"keep"
+    # two sweep values that name the same file
+    assert main(_base({**files, "content": content}, weights, out, "--style-weight", "10,10.0")) == 2
+    assert "same file" in _one_line_error(capsys.readouterr().err)
+
+
+def test_steps_folder_not_overwritten(
+    files: dict[str, Path],
+    weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    steps = tmp_path / "art_steps"
+    steps.mkdir()
+    (steps / "step_00002.png").write_bytes(b"keep")
+    _no_encoder(monkeypatch)
+    assert main(_base(files, weights, tmp_path / "art.png", "--save-every", "2")) == 2
+    assert "--save-every" in _one_line_error(capsys.readouterr().err)
+    assert (steps / "step_00002.png").read_bytes() == b"keep"
+
+
+def test_grid_into_its_content_folder_is_refused(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    write_image(photos / "a.png", _img(48, 64, 3))
+    style = write_image(tmp_path / "s.png", _img(64, 64, 5))
+    _no_encoder(monkeypatch)
+    for out in (photos, photos / "grid"):
+        argv = ["stylize", str(photos), "--style", str(style), "-o", str(out), "--weights", str(weights)]
+        assert main(argv) == 2
+        assert "input folder" in _one_line_error(capsys.readouterr().err)
+    assert sorted(p.name for p in photos.iterdir()) == ["a.png"]
+
+
+def test_style_weight_that_is_not_a_number(
+    files: dict[str, Path], weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = _base(files, weights, tmp_path / "o.png")
+    argv[argv.index("--style") + 1] = f"{files['style1']}:abc"
+    assert main(argv) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "--style" in line and "'abc' is not a number" in line and "no such file" not in line
+
+
+def test_huge_size_names_size(
+    files: dict[str, Path],
+    weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import easel.style.transfer as transfer
+
+    monkeypatch.setattr(transfer, "memory_budget", lambda device: 8 * 2**30)
+    _no_encoder(monkeypatch)
+    argv = _base(files, weights, tmp_path / "o.png", "--tile-size", "1024")
+    argv[argv.index("--size") + 1] = "100000"
+    assert main(argv) == 2
+    line = _one_line_error(capsys.readouterr().err)
+    assert "--size 100000 (100000x75000 px) needs about" in line and "smaller --size" in line
+    assert "out of memory" not in line and "--max-size" not in line
+
+
+def test_interrupt_at_a_coarse_scale_saves_image_record_and_animation(
+    files: dict[str, Path],
+    weights: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from easel.style.recording import SnapshotRecorder
+
+    real = SnapshotRecorder.__call__
+
+    def interrupting(self: SnapshotRecorder, state: object) -> bool:
+        if getattr(state, "step", 0) == 2:  # scale 1 of 2 (32x24) is still running
+            raise KeyboardInterrupt
+        return real(self, state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SnapshotRecorder, "__call__", interrupting)
+    out, anim = tmp_path / "partial.png", tmp_path / "partial.gif"
+    argv = _base(files, weights, out, "--animation", str(anim))
+    argv[argv.index("--size") + 1] = "64"
+    assert main(argv) == 130
+    assert read_image(out).rgb.shape == (48, 64, 3)  # the asked size, not the coarse scale's
+    record = json.loads((tmp_path / "partial.png.json").read_text())
+    assert record["status"] == "interrupted" and record["result"]["status"] == "interrupted"
+    from PIL import Image
+
+    with Image.open(anim) as gif:
+        assert gif.size == (64, 48) and getattr(gif, "n_frames", 1) == record["animation"]["frames"] >= 1
+
+
+def test_sigterm_is_treated_like_ctrl_c(
+    files: dict[str, Path], weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import signal
+
+    from easel.style.recording import SnapshotRecorder
+
+    real = SnapshotRecorder.__call__
+
+    def terminated(self: SnapshotRecorder, state: object) -> bool:
+        if getattr(state, "step", 0) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # the CLI turns it into an interrupt
+        return real(self, state)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SnapshotRecorder, "__call__", terminated)
+    out = tmp_path / "term.png"
+    assert main(_base(files, weights, out, "--save-every", "1")) == 143
+    assert read_image(out).rgb.shape == (36, 48, 3)
+    assert json.loads((tmp_path / "term.png.json").read_text())["status"] == "interrupted"
+
+
+def test_interrupted_sweep_keeps_renders_and_sheet(
+    files: dict[str, Path], weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import easel.style.grid as grid
+
+    real = grid.Stylizer.run
+    calls = {"n": 0}
+
+    def second_interrupted(self: object, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        result = real(self, *args, **kwargs)  # type: ignore[arg-type]
+        if calls["n"] == 2:
+            result.status = "interrupted"
+        return result
+
+    monkeypatch.setattr(grid.Stylizer, "run", second_interrupted)
+    out = tmp_path / "sweep.png"
+    assert main(_base(files, weights, out, "--style-weight", "10,100,1000")) == 130
+    assert (
+        out.exists()
+        and (tmp_path / "sweep_c1_s10.png").exists()
+        and (tmp_path / "sweep_c1_s100.png").exists()
+    )
+    assert not (tmp_path / "sweep_c1_s1000.png").exists()
+    record = json.loads((tmp_path / "sweep.png.json").read_text())
+    assert record["status"] == "interrupted"
+    assert [r["status"] for r in record["renders"]] == ["finished", "interrupted"]
+
+
+def test_interrupted_grid_saves_finished_cells_sheet_and_record(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import easel.style.grid as grid
+
+    photos, out = tmp_path / "photos", tmp_path / "grid"
+    photos.mkdir()
+    write_image(photos / "a.png", _img(48, 64, 3))
+    write_image(photos / "b.png", _img(64, 48, 4))
+    style = write_image(tmp_path / "s1.png", _img(64, 64, 5))
+    real = grid.Stylizer.run
+    calls = {"n": 0}
+
+    def second_interrupted(self: object, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        result = real(self, *args, **kwargs)  # type: ignore[arg-type]
+        if calls["n"] == 2:
+            result.status = "interrupted"
+        return result
+
+    monkeypatch.setattr(grid.Stylizer, "run", second_interrupted)
+    argv = ["stylize", str(photos), "--style", str(style), "-o", str(out), "--size", "40", "--quiet"]
+    argv += ["--iterations", "2", "--coarse-iterations", "2", "--min-scale", "32", "--weights", str(weights)]
+    assert main(argv) == 130
+    assert sorted(p.name for p in out.iterdir()) == ["a__s1.png", "contact_sheet.png"]
+    record = json.loads((tmp_path / "grid.json").read_text())
+    assert record["status"] == "interrupted" and len(record["done"]) == 1
+    # the next run resumes: only the unfinished cell is rendered
+    monkeypatch.setattr(grid.Stylizer, "run", real)
+    assert main(argv) == 0
+    record = json.loads((tmp_path / "grid.json").read_text())
+    assert record["status"] == "finished" and [Path(p).name for p in record["done"]] == ["b__s1.png"]

@@ -1,4 +1,7 @@
-"""Core style transfer: encoder loading, losses, the optimization loop (tiny random VGG-19s)."""
+"""Core style transfer: losses, colour, the coarse-to-fine run on the shared loop (tiny random VGG-19s).
+
+The encoder itself is tested in ``test_nets.py``, the loop in ``test_optim.py``.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +12,12 @@ import pytest
 import torch
 
 from easel.errors import InputError, WeightsError
-from easel.style import Style, StyleOptions, Stylizer, stylize
+from easel.image import resize
+from easel.nets.vgg import save_random_vgg19
+from easel.options import OptionError
+from easel.style import Style, StyleOptions, StyleStep, Stylizer, stylize
 from easel.style.color import match_color, rgb_to_yiq, transfer_luminance
 from easel.style.losses import StyleTarget, gram_matrix, total_loss, tv_loss
-from easel.style.vgg import (
-    CONV_INDICES,
-    Preprocess,
-    VGGEncoder,
-    load_vgg19,
-    random_vgg19_state_dict,
-    save_random_vgg19,
-)
 
 TINY = (8, 8, 12, 12, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16)
 
@@ -49,59 +47,6 @@ def _images(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 # ---------------------------------------------------------------- encoder
-
-
-def test_preprocess_caffe_and_torchvision() -> None:
-    x = torch.zeros(1, 3, 2, 2)
-    x[:, 0] = 1.0  # pure red
-    caffe = Preprocess("caffe")(x)[0, :, 0, 0]
-    assert caffe.tolist() == pytest.approx([-103.939, -116.779, 255 - 123.68], abs=1e-3)  # BGR order
-    tv = Preprocess("torchvision")(x)[0, :, 0, 0]
-    assert tv.tolist() == pytest.approx([(1 - 0.485) / 0.229, -0.456 / 0.224, -0.406 / 0.225], abs=1e-4)
-
-
-def test_encoder_truncates_after_deepest_layer() -> None:
-    enc = VGGEncoder(widths=TINY, layers=["relu1_1", "relu3_1"])
-    assert enc.names[-1] == "relu3_1"
-    assert enc.num_convs == 5
-    out = enc(torch.rand(1, 3, 16, 16))
-    assert set(out) == {"relu1_1", "relu3_1"}
-    assert out["relu3_1"].shape == (1, 16, 4, 4)
-
-
-@pytest.mark.parametrize("preprocessing", ["caffe", "torchvision"])
-def test_load_both_formats_from_files(tmp_path: Path, preprocessing: str) -> None:
-    state = random_vgg19_state_dict(TINY, seed=3, classifier=preprocessing == "caffe")
-    path = tmp_path / f"vgg-{preprocessing}.pth"
-    torch.save(state, path)
-    enc = load_vgg19(path, ["relu2_1", "relu4_2"], preprocessing=preprocessing, pooling="avg")
-    assert enc.preprocessing == preprocessing
-    assert torch.equal(enc.body[0].weight, state["features.0.weight"])
-    assert isinstance(enc.body[4], torch.nn.AvgPool2d)
-    # a state dict nested under "state_dict" with DataParallel's "module." prefix loads too
-    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}}, tmp_path / "nested.pth")
-    enc2 = load_vgg19(tmp_path / "nested.pth", ["relu1_1"])
-    assert torch.equal(enc2.body[0].weight, state["features.0.weight"])
-
-
-def test_bad_weight_files(tmp_path: Path) -> None:
-    state = random_vgg19_state_dict(TINY)
-    state[f"features.{CONV_INDICES[2]}.weight"] = torch.zeros(12, 5, 3, 3)
-    torch.save(state, tmp_path / "shape.pth")
-    with pytest.raises(WeightsError, match="wrong shape"):
-        load_vgg19(tmp_path / "shape.pth", ["relu4_2"])
-    good = tmp_path / "good.pth"
-    save_random_vgg19(good, widths=TINY)
-    data = good.read_bytes()
-    (tmp_path / "trunc.pth").write_bytes(data[: len(data) // 2])
-    with pytest.raises(WeightsError, match="truncated"):
-        load_vgg19(tmp_path / "trunc.pth", ["relu4_2"])
-    torch.save({"fc.weight": torch.zeros(2, 2)}, tmp_path / "other.pth")
-    with pytest.raises(WeightsError, match="not a VGG-19"):
-        load_vgg19(tmp_path / "other.pth", ["relu1_1"])
-    (tmp_path / "junk.pth").write_bytes(b"not a pickle at all")
-    with pytest.raises(WeightsError):
-        load_vgg19(tmp_path / "junk.pth", ["relu1_1"])
 
 
 def test_missing_weights_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,7 +141,7 @@ def test_loss_decreases_lbfgs_and_adam(tiny_weights: Path) -> None:
             content, [style1], _opts(tiny_weights, optimizer=optimizer, iterations=iters, multiscale=False)
         )
         totals = [h["total"] for h in result.losses]
-        assert result.status == "done"
+        assert result.status == "finished"
         assert len(totals) == iters
         assert totals[-1] < 0.5 * totals[0], optimizer
         assert result.image.shape == (36, 48, 3)
@@ -244,7 +189,7 @@ def test_histogram_and_luminance_modes_run(tiny_weights: Path) -> None:
     out2 = stylize(
         content, [style1], _opts(tiny_weights, preserve_color="histogram", multiscale=False, iterations=3)
     )
-    assert out2.status == "done"
+    assert out2.status == "finished"
 
 
 def test_nan_stops_and_keeps_last_good(tiny_weights: Path) -> None:
@@ -263,8 +208,8 @@ def test_nan_stops_and_keeps_last_good(tiny_weights: Path) -> None:
 
     stylizer._features = features  # type: ignore[method-assign]
     result = stylizer.run(content, [style1])
-    assert result.status == "nan"
-    assert "NaN" in result.message
+    assert result.status == "non-finite"
+    assert "NaN" in result.message and "style_weight" in result.message
     assert len(result.losses) == 3
     assert np.isfinite(result.image).all()
 
@@ -299,3 +244,204 @@ def test_chunked_gram_of_large_targets_matches() -> None:
     direct = torch.bmm(f.reshape(1, 3, -1), f.reshape(1, 3, -1).transpose(1, 2)) / f.numel()
     assert torch.allclose(gram_matrix(f), direct, rtol=1e-4)
     assert torch.allclose(gram_matrix(f.requires_grad_(True)), direct, rtol=1e-4)
+
+
+# ---------------------------------------------------------------- options
+
+
+def test_option_errors_name_the_field() -> None:
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"style_weight": -1.0}, "style_weight"),
+        ({"content_weight": float("nan")}, "content_weight"),
+        ({"size": 8}, "size"),
+        ({"iterations": -1}, "iterations"),
+        ({"coarse_iterations": -2}, "coarse_iterations"),
+        ({"tile_size": 40, "tile_overlap": 8}, "tile_size"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"model": "resnet50"}, "model"),
+        ({"precision": "int8"}, "precision"),
+        ({"preserve_color": "sepia"}, "preserve_color"),
+        ({"style_layer_weights": (1.0,)}, "style_layer_weights"),
+        ({"content_layers": ("relu9_9",)}, "content_layers"),
+        ({"min_scale": 4}, "min_scale"),
+    ]
+    for kwargs, name in cases:
+        with pytest.raises(OptionError) as info:
+            StyleOptions(**kwargs).validate()  # type: ignore[arg-type]
+        assert info.value.field == name and str(info.value).startswith(f"{name} "), str(info.value)
+        assert "--" not in str(info.value)
+
+
+def test_iterations_default_depends_on_multiscale() -> None:
+    assert StyleOptions().iterations is None and StyleOptions().resolved_iterations() == 80
+    assert StyleOptions(multiscale=False).resolved_iterations() == 500
+    assert StyleOptions(iterations=7, multiscale=False).resolved_iterations() == 7
+    assert StyleOptions(coarse_iterations=None).resolved_coarse_iterations() == 80
+    assert StyleOptions().resolved().iterations == 80
+    assert StyleOptions(size=512, min_scale=256).total_steps((384, 512)) == 200 + 80
+    assert (
+        StyleOptions(size=96, multiscale=False, iterations=2, tile_size=48, tile_overlap=8).total_steps(
+            (72, 96)
+        )
+        == 2 * 6
+    )
+
+
+def test_default_iterations_in_a_run(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    for multiscale, expected in ((False, 500), (True, 80)):
+        opts = _opts(tiny_weights, size=64, iterations=None, coarse_iterations=1, multiscale=multiscale)
+        totals: list[int] = []
+
+        def hook(state: StyleStep, totals: list[int] = totals) -> bool:
+            totals.append(state.total)
+            return state.scale_index == state.num_scales - 1  # stop at the first step of the finest scale
+
+        result = stylize(content, [style1], opts, on_step=hook)
+        assert totals[-1] == expected  # the finest scale was asked for 500 (single scale) or 80 steps
+        assert result.options is not None and result.options.iterations == expected  # the record's number
+        assert result.summary()["options"]["iterations"] == expected
+
+
+# ---------------------------------------------------------------- the hook and early endings
+
+
+def test_on_step_sees_every_step_across_scales(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    opts = _opts(tiny_weights, size=64, iterations=3, coarse_iterations=2)  # scales 32x24, 64x48
+    seen: list[StyleStep] = []
+    shapes: list[tuple[int, ...]] = []
+
+    def hook(state: StyleStep) -> None:
+        seen.append(state)
+        shapes.append(state.image().shape)
+
+    result = stylize(content, [style1], opts, on_step=hook)
+    assert result.status == "finished" and result.reached_shape == (48, 64)
+    assert [s.step for s in seen] == [1, 2, 3, 4, 5] == [int(h["step"]) for h in result.losses]
+    assert [s.scale_index for s in seen] == [0, 0, 1, 1, 1] and {s.num_scales for s in seen} == {2}
+    assert [s.stage_step for s in seen] == [1, 2, 1, 2, 3]
+    assert shapes == [(24, 32, 3)] * 2 + [(48, 64, 3)] * 3
+    assert {s.output_shape for s in seen} == {(48, 64)} and seen[0].shape == (24, 32)
+    assert set(seen[0].losses) == {"total", "content", "style"}
+    assert [s.loss for s in seen] == [h["total"] for h in result.losses]
+    assert opts.total_steps(content.shape[:2]) == len(result.losses)
+
+
+def test_hook_stops_the_run_at_a_coarse_scale(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    opts = _opts(tiny_weights, size=64, iterations=3, coarse_iterations=4)
+    result = stylize(content, [style1], opts, on_step=lambda state: state.step == 2)
+    assert result.status == "stopped" and len(result.losses) == 2
+    assert result.image.shape == (48, 64, 3)  # always the output size
+    assert result.reached_shape == (24, 32)
+    assert "stopped" in result.message and "upscaled to 64x48" in result.message
+
+
+@pytest.mark.parametrize(("at_call", "reached"), [(3, (24, 32)), (6, (48, 64))])
+def test_interrupt_returns_the_image_reached(
+    tiny_weights: Path, monkeypatch: pytest.MonkeyPatch, at_call: int, reached: tuple[int, int]
+) -> None:
+    from easel.style import transfer
+
+    content, style1, _ = _images()
+    real = transfer.total_loss
+    calls = {"n": 0}
+
+    def interrupting(*args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] == at_call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(transfer, "total_loss", interrupting)
+    opts = _opts(tiny_weights, size=64, iterations=4, coarse_iterations=4)
+    result = stylize(content, [style1], opts)  # no exception
+    assert result.status == "interrupted" and len(result.losses) == at_call - 1
+    assert result.image.shape == (48, 64, 3) and np.isfinite(result.image).all()
+    assert result.reached_shape == reached
+    assert ("upscaled" in result.message) == (reached != (48, 64))
+    assert result.summary()["status"] == "interrupted"
+
+
+def test_tiles_show_the_whole_canvas_and_can_be_stopped(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    opts = _opts(tiny_weights, size=96, iterations=2, multiscale=False, tile_size=48, tile_overlap=8)
+    seen: list[StyleStep] = []
+    images: list[np.ndarray] = []
+
+    def hook(state: StyleStep) -> None:
+        seen.append(state)
+        images.append(state.image())
+
+    result = stylize(content, [style1], opts, on_step=hook)
+    assert result.status == "finished" and len(result.losses) == opts.total_steps(content.shape[:2]) == 12
+    assert [s.step for s in seen] == list(range(1, 13))
+    assert [s.tile.index for s in seen if s.tile] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
+    assert {im.shape for im in images} == {(72, 96, 3)}  # the whole canvas, not the tile
+    # by tile 2, tile 1 (top left) is pasted in; the bottom left (tile 4 only) is untouched
+    assert not np.array_equal(images[2][:20, :30], images[0][:20, :30])
+    np.testing.assert_array_equal(images[2][60:, :30], images[0][60:, :30])
+    assert {h["scale"] for h in result.losses} == {96.0}
+
+    stopped = stylize(content, [style1], opts, on_step=lambda state: state.step == 5)
+    assert stopped.status == "stopped" and "tile 3/6" in stopped.message
+    assert stopped.image.shape == (72, 96, 3) and len(stopped.losses) == 5
+
+
+def test_a_tile_where_no_style_applies_is_skipped(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    mask = np.zeros(content.shape[:2], np.float32)
+    mask[:, :20] = 1.0  # the left 30 of 96 px: only the left column of tiles has work
+    opts = _opts(tiny_weights, size=96, iterations=2, multiscale=False, tile_size=48, tile_overlap=8)
+    tiles: set[int] = set()
+    stylize(
+        content,
+        [Style(style1, 1.0, mask=mask)],
+        opts,
+        on_step=lambda s: tiles.add(s.tile.index if s.tile else 0),
+    )
+    assert tiles == {1, 4}
+
+
+def test_interrupt_between_optimizer_runs_returns_the_image_reached(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    opts = _opts(tiny_weights, size=64, iterations=2, coarse_iterations=2)
+    stylizer = Stylizer(opts)
+    real_target = stylizer._target
+    calls = {"n": 0}
+
+    def target(*args: object, **kwargs: object) -> StyleTarget:
+        calls["n"] += 1
+        if calls["n"] == 2:  # preparing the second scale's style targets
+            raise KeyboardInterrupt
+        return real_target(*args, **kwargs)  # type: ignore[arg-type]
+
+    stylizer._target = target  # type: ignore[method-assign]
+    result = stylizer.run(content, [style1])
+    assert result.status == "interrupted" and "scale 2/2" in result.message
+    assert result.reached_shape == (24, 32) and len(result.losses) == 2
+    assert result.image.shape == (48, 64, 3)
+
+
+def test_interrupt_between_tiles_keeps_the_tiles_done(tiny_weights: Path) -> None:
+    content, style1, _ = _images()
+    opts = _opts(tiny_weights, size=96, iterations=2, multiscale=False, tile_size=48, tile_overlap=8)
+    stylizer = Stylizer(opts)
+    real_features = stylizer._features
+    calls = {"n": 0}
+
+    def features(image: torch.Tensor) -> dict[str, torch.Tensor]:
+        if not image.requires_grad:
+            calls["n"] += 1
+            if calls["n"] == 3:  # the content targets of tile 2 (the first no-grad call is the style's)
+                raise KeyboardInterrupt
+        return real_features(image)
+
+    stylizer._features = features  # type: ignore[method-assign]
+    result = stylizer.run(content, [style1])
+    assert result.status == "interrupted" and "before tile 2/6" in result.message
+    assert len(result.losses) == 2 and result.image.shape == (72, 96, 3)
+    untouched = resize(content, (72, 96))
+    assert not np.array_equal(result.image[:20, :30], untouched[:20, :30])  # tile 1 was kept
+    np.testing.assert_array_equal(result.image[60:, :30], untouched[60:, :30])  # tile 4 never ran

@@ -1,4 +1,4 @@
-"""Small parts of easel.style: registry, option parsing, contact sheets, tiles, memory estimate."""
+"""Small parts of easel.style: option parsing, scales, contact sheets, tiles, memory estimate."""
 
 from __future__ import annotations
 
@@ -11,24 +11,8 @@ import torch
 
 from easel.style import StyleOptions
 from easel.style.grid import contact_sheet, list_images, pair_name
-from easel.style.tiling import feather, tile_starts
+from easel.style.tiling import feather, tile_grid, tile_starts
 from easel.style.transfer import estimate_memory, fit_size
-
-
-def test_registry_entries() -> None:
-    from easel import weights
-
-    caffe = weights.get_entry("vgg19-caffe")
-    tv = weights.get_entry("vgg19-torchvision")
-    assert caffe.files[0].filename == "vgg19-d01eb7cb.pth"
-    # full hashes: the Caffe file's name is not a sha256 prefix, torchvision's is
-    assert caffe.files[0].sha256 is not None and len(caffe.files[0].sha256) == 64
-    assert not caffe.files[0].sha256.startswith("d01eb7cb") and caffe.files[0].mirrors
-    assert tv.files[0].sha256 is not None and tv.files[0].sha256.startswith("dcbb9e9d")
-    assert len(tv.files[0].sha256) == 64 and tv.files[0].size == 574_673_361
-    assert caffe.verified and tv.verified
-    assert tv.files[0].url.endswith("vgg19-dcbb9e9d.pth") and tv.licence == "BSD-3-Clause"
-    assert caffe.extra["preprocessing"] == "caffe" and tv.extra["preprocessing"] == "torchvision"
 
 
 def test_style_spec_parsing() -> None:
@@ -56,6 +40,12 @@ def test_tiles_cover_and_feather() -> None:
             covered[s : s + min(tile, length)] = True
         assert covered.all()
         assert all(b - a <= tile - overlap for a, b in zip(starts, starts[1:], strict=False))
+    tiles = tile_grid((72, 96), 48, 8)
+    assert [(t.index, t.count, t.top, t.left, t.height, t.width) for t in tiles[:2]] == [
+        (1, 6, 0, 0, 48, 48),
+        (2, 6, 0, 40, 48, 48),
+    ]
+    assert tile_grid((40, 30), 48, 8)[0].window[2:] == (slice(0, 40), slice(0, 30))  # smaller than a tile
     w = feather(8, 8, 4, top=True, left=False)
     assert w.shape == (1, 1, 8, 8)
     assert torch.all(w[0, 0, 4:, :] == 1) and w[0, 0, 0, 0] < 0.2
@@ -81,6 +71,9 @@ def test_memory_estimate_grows_with_size() -> None:
     big = estimate_memory((2048, 2048), opts)
     assert big > 4 * small
     assert estimate_memory((1024, 1024), StyleOptions(precision="fp32")) > estimate_memory((1024, 1024), opts)
+    # the figures of the calibrated formula (VGG-19 widths per block, L-BFGS history) are unchanged
+    assert small == 1_400_373_248
+    assert estimate_memory((512, 512), StyleOptions(optimizer="adam")) == 846_725_120
 
 
 def test_cli_choices_match_library() -> None:

@@ -153,6 +153,42 @@ def test_single_segment_and_tiny_image() -> None:
     assert_connected(many)
 
 
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (3, 3)])
+def test_tiny_images_more_segments_than_pixels(shape: tuple[int, int]) -> None:
+    """n_segments larger than the pixel count: every pixel becomes its own superpixel."""
+    img = np.random.default_rng(0).random((*shape, 3), dtype=np.float32)
+    labels = slic_superpixels(img, n_segments=500)
+    assert labels.shape == shape and labels.dtype == np.int32
+    np.testing.assert_array_equal(labels.ravel(), np.arange(shape[0] * shape[1]))
+    np.testing.assert_allclose(mean_color(img, labels), img, atol=1e-7)
+    assert mark_boundaries(img, labels).shape == img.shape
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (9, 1), (3, 3)])
+def test_tiny_images_one_segment(shape: tuple[int, int]) -> None:
+    img = np.random.default_rng(1).random((*shape, 3), dtype=np.float32)
+    labels = slic_superpixels(img, n_segments=1)
+    assert labels.shape == shape and np.all(labels == 0)
+    np.testing.assert_allclose(
+        mean_color(img, labels), np.broadcast_to(img.mean(axis=(0, 1)), img.shape), atol=1e-6
+    )
+
+
+@pytest.mark.parametrize("shape", [(1, 60), (60, 1), (4, 400)])
+def test_thin_strip_gets_the_asked_count(shape: tuple[int, int]) -> None:
+    """A strip thinner than half a grid step gets one row of seeds holding all n_segments."""
+    n = 6
+    length = max(shape)
+    block = np.arange(length) * n // length  # n equal blocks along the long side
+    colors = np.random.default_rng(2).random((n, 3)).astype(np.float32)
+    along = block[None, :] if shape[1] == length else block[:, None]
+    img = np.ascontiguousarray(colors[np.broadcast_to(along, shape)])
+    labels = slic_superpixels(img, n_segments=n, compactness=1)
+    assert int(labels.max()) + 1 == n
+    np.testing.assert_allclose(mean_color(img, labels), img, atol=1e-6)  # the blocks, exactly
+    assert_connected(labels)
+
+
 def test_uint8_input_and_export() -> None:
     img, _ = quadrants()
     labels8 = slic_superpixels((img * 255).round().astype(np.uint8), n_segments=30)
@@ -227,3 +263,72 @@ def test_same_result_with_any_thread_count() -> None:
     finally:
         numba.set_num_threads(before)
     np.testing.assert_array_equal(one, slic_superpixels(photo, n_segments=100))
+
+
+# ---------------------------------------------------------------- SuperpixelOptions and the mosaic (issue #18)
+
+
+def test_options_object_equals_arguments() -> None:
+    from easel.art.superpixels import SuperpixelOptions
+
+    img, _ = quadrants(noise=0.03)
+    options = SuperpixelOptions(n_segments=40, compactness=5, num_steps=4)
+    by_options = slic_superpixels(img, options=options)
+    np.testing.assert_array_equal(by_options, slic_superpixels(img, 40, 5, num_steps=4))
+    # explicit arguments override the options' fields
+    np.testing.assert_array_equal(
+        slic_superpixels(img, 12, options=options),
+        slic_superpixels(img, n_segments=12, compactness=5, num_steps=4),
+    )
+    assert options.n_segments == 40
+
+
+@pytest.mark.parametrize("mode", ["fill", "boundaries", "boundaries_only"])
+def test_mosaic_draws_what_the_options_ask(mode: str) -> None:
+    from easel.art.superpixels import superpixel_mosaic
+
+    img, _ = quadrants(noise=0.03)
+    flags = {"boundaries": mode == "boundaries", "boundaries_only": mode == "boundaries_only"}
+    result = superpixel_mosaic(img, n_segments=30, boundary_color=(1.0, 0.0, 1.0), **flags)
+    labels = slic_superpixels(img, n_segments=30)
+    np.testing.assert_array_equal(result.labels, labels)
+    assert result.n_segments == int(labels.max()) + 1
+    expected = {
+        "fill": mean_color(img, labels),
+        "boundaries": mark_boundaries(mean_color(img, labels), labels, (1.0, 0.0, 1.0)),
+        "boundaries_only": mark_boundaries(img, labels, (1.0, 0.0, 1.0)),
+    }[mode]
+    np.testing.assert_array_equal(result.image, expected)
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"boundaries": True, "boundaries_only": True}, "boundaries_only"),
+        ({"boundary_color": (1.5, 0.0, 0.0)}, "boundary_color"),
+        ({"boundary_color": (1.0, 0.0)}, "boundary_color"),
+        ({"compactness": float("inf")}, "compactness"),
+        ({"n_segments": 0}, "n_segments"),
+    ],
+)
+def test_option_errors_name_the_field(fields: dict[str, object], field: str) -> None:
+    from easel.art.superpixels import SuperpixelOptions, superpixel_mosaic
+    from easel.options import OptionError
+
+    img, _ = quadrants()
+    with pytest.raises(OptionError) as exc:
+        SuperpixelOptions(**fields).validate()  # type: ignore[arg-type]
+    assert exc.value.field == field and str(exc.value).startswith(f"{field} ")
+    with pytest.raises(OptionError, match=f"^{field} "):
+        superpixel_mosaic(img, **fields)
+
+
+def test_parse_hex_color() -> None:
+    import argparse
+
+    from easel.art.superpixels import parse_hex_color
+
+    assert parse_hex_color("#ffff00") == (1.0, 1.0, 0.0) and parse_hex_color(" 0f0 ") == (0.0, 1.0, 0.0)
+    for bad in ("nope", "#12345", "#gggggg", ""):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected a colour like"):
+            parse_hex_color(bad)

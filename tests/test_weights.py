@@ -312,7 +312,7 @@ def test_download_wrong_checksum_removes_file(
     assert "checksum mismatch" in message and server.url("/bad.pth") in message
     assert "deleted" in message
     folder = weights.entry_dir("test-corrupt")
-    assert list(folder.iterdir()) == []
+    assert not folder.exists()  # nothing left behind, not even an empty folder (issue #8)
     assert not weights.is_present("test-corrupt")
 
 
@@ -367,7 +367,7 @@ def test_download_404(
         weights.download("test-404")
     message = str(info.value)
     assert "HTTP 404" in message and server.url("/gone.pth") in message and "--weights PATH" in message
-    assert list(weights.entry_dir("test-404").iterdir()) == []
+    assert not weights.entry_dir("test-404").exists()  # no empty folder left behind
 
 
 def test_download_falls_back_to_mirrors(
@@ -393,7 +393,7 @@ def test_download_falls_back_to_mirrors(
     with pytest.raises(WeightsError, match=r"all 2 sources failed; last: .*checksum mismatch") as info:
         weights.download("test-mirrors-bad")
     assert "\n" not in str(info.value)
-    assert not any(weights.entry_dir("test-mirrors-bad").iterdir())
+    assert not weights.entry_dir("test-mirrors-bad").exists()
 
 
 def test_download_unreachable_is_an_offline_message(
@@ -550,6 +550,9 @@ def test_cli_offline_download(
     assert result.code == 2
     assert result.err.startswith("easel weights: error: m.pth: cannot reach")
     assert result.err.count("\n") == 1
+    # a failed first download leaves no empty folder behind (issue #8)
+    assert not weights.entry_dir("test-cli-offline").exists()
+    assert not weights.cache_dir().exists()
 
 
 def test_human_size() -> None:
@@ -601,3 +604,191 @@ def test_unverified_entry_is_listed_but_never_downloaded(tmp_easel_home: Path) -
         assert not (weights.entry_dir("test-unverified") / "model.bin.part").exists()
     finally:
         weights.unregister("test-unverified")
+
+
+# ---------------------------------------------------------------- failed downloads and foreign files (issue #8)
+
+
+def test_failed_download_keeps_folders_that_were_there(
+    dead_url: str, registry: Callable[..., WeightsEntry], tmp_easel_home: Path
+) -> None:
+    registry("test-kept", WeightsFile("m.pth", dead_url, "0" * 64))
+    folder = weights.entry_dir("test-kept")
+    folder.mkdir(parents=True)
+    (folder / "notes.txt").write_text("mine\n")
+    with pytest.raises(WeightsError, match="cannot reach"):
+        weights.download("test-kept", timeout=5)
+    assert (folder / "notes.txt").read_text() == "mine\n"
+    other = weights.cache_dir() / "other-model"
+    other.mkdir()
+    registry("test-gone", WeightsFile("m.pth", dead_url, "0" * 64))
+    with pytest.raises(WeightsError):
+        weights.download("test-gone", timeout=5)
+    assert not weights.entry_dir("test-gone").exists() and other.is_dir()  # only what it made is removed
+
+
+def test_interrupted_first_download_leaves_no_empty_folder(
+    server: FileServer,
+    registry: Callable[..., WeightsEntry],
+    tmp_easel_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    registry("test-ctrl-c", served(server, "/c.pth", payload()))
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(weights, "_download_file", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        weights.download("test-ctrl-c")
+    assert not weights.cache_dir().exists()
+
+
+def _torch_files(folder: Path) -> dict[str, Path]:
+    import torch
+
+    files = {
+        "zip": folder / "model.pth",
+        "legacy": folder / "legacy.pth",
+        "cut": folder / "cut.pth",
+        "png": folder / "image.pth",
+        "html": folder / "page.pth",
+        "text": folder / "notes.pth",
+        "other-zip": folder / "archive.pth",
+        "safetensors": folder / "model.safetensors",
+    }
+    state = {"features.0.weight": torch.zeros(2, 3, 3, 3)}
+    torch.save(state, files["zip"])
+    torch.save(state, files["legacy"], _use_new_zipfile_serialization=False)
+    files["cut"].write_bytes(files["zip"].read_bytes()[:300])
+    files["png"].write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    files["html"].write_text("<!doctype html>\n<html><body>rate limited</body></html>\n")
+    files["text"].write_text("weights go here\n")
+    import zipfile
+
+    with zipfile.ZipFile(files["other-zip"], "w") as archive:
+        archive.writestr("readme.txt", "hello")
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(4)}, str(files["safetensors"]))
+    return files
+
+
+def test_describe_file_kind(tmp_path: Path) -> None:
+    files = _torch_files(tmp_path)
+    kinds = {name: weights.describe_file_kind(path) for name, path in files.items()}
+    assert kinds == {
+        "zip": "a PyTorch checkpoint",
+        "legacy": "a pickle file (legacy PyTorch format)",
+        "cut": "a truncated or damaged ZIP file",
+        "png": "a PNG image",
+        "html": "an HTML page, perhaps from a failed download",
+        "text": "a text file",
+        "other-zip": "a ZIP archive",
+        "safetensors": "a safetensors file",
+    }
+    (tmp_path / "empty").write_bytes(b"")
+    assert weights.describe_file_kind(tmp_path / "empty") == "empty"
+
+
+def test_check_weights_file(tmp_path: Path) -> None:
+    files = _torch_files(tmp_path)
+    assert weights.check_weights_file(files["zip"], "torch-state-dict") == files["zip"]
+    assert weights.check_weights_file(files["legacy"], "torch-state-dict") == files["legacy"]
+    assert weights.check_weights_file(files["safetensors"], "safetensors") == files["safetensors"]
+    expected = {
+        "cut": "cut.pth: PyTorch weights file is truncated or damaged",
+        "png": "image.pth: not a PyTorch weights file (it is a PNG image)",
+        "html": "page.pth: not a PyTorch weights file (it is an HTML page",
+        "other-zip": "archive.pth: not a PyTorch weights file (it is a ZIP archive)",
+        "safetensors": "model.safetensors: not a PyTorch weights file (it is a safetensors file)",
+    }
+    for name, start in expected.items():
+        with pytest.raises(WeightsError) as info:
+            weights.check_weights_file(files[name], "torch-state-dict")
+        assert str(info.value).startswith(f"{tmp_path}/{start}"), str(info.value)
+        assert "--weights PATH" in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(
+        WeightsError, match=r"model.pth: not a safetensors weights file \(it is a PyTorch checkpoint\)"
+    ):
+        weights.check_weights_file(files["zip"], "safetensors")
+    data = files["safetensors"].read_bytes()
+    (tmp_path / "cut.safetensors").write_bytes(data[:-4])
+    with pytest.raises(WeightsError, match=r"cut.safetensors: safetensors file is truncated"):
+        weights.check_weights_file(tmp_path / "cut.safetensors", "safetensors")
+    with pytest.raises(WeightsError, match="not found"):
+        weights.check_weights_file(tmp_path / "nowhere.pth", "torch-state-dict")
+    with pytest.raises(WeightsError, match="is a folder"):
+        weights.check_weights_file(tmp_path, "torch-state-dict")
+    (tmp_path / "empty.pth").write_bytes(b"")
+    with pytest.raises(WeightsError, match="empty"):
+        weights.check_weights_file(tmp_path / "empty.pth", "torch-state-dict")
+
+
+def test_timeout_option() -> None:
+    import argparse
+
+    from easel.cli.weights import timeout_seconds
+
+    assert timeout_seconds("2.5") == 2.5
+    for text in ("0", "-1", "nan", "inf", "1e9", "soon"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            timeout_seconds(text)
+
+
+def test_sizes_in_the_docs_match_weights_list() -> None:
+    """Every 'weights download NAME ... (N MB)' line in the docs quotes the size `easel weights list` shows."""
+    import re
+
+    from easel.cli.weights import human_size
+
+    root = Path(__file__).resolve().parents[1]
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    known = {entry.name: entry for entry in weights.entries()}
+    quoted = re.compile(r"(\d+(?:\.\d+)?)\s*(kB|MB|GB)\b")
+    checked = 0
+    problems = []
+    for page in pages:
+        for number, line in enumerate(page.read_text(encoding="utf-8").splitlines(), start=1):
+            names = [n for n in re.findall(r"weights download ([a-z0-9-]+)", line) if n in known]
+            sizes = quoted.findall(line)
+            if len(names) != 1 or not sizes:
+                continue
+            entry = known[names[0]]
+            shown = human_size(entry.size)
+            for value, unit in sizes:
+                checked += 1
+                digits = len(value.split(".")[1]) if "." in value else 0
+                if entry.size is None:  # the list shows ?: the page must say so, not quote a size as exact
+                    if "`?`" not in line:
+                        problems.append(
+                            f"{page.name}:{number}: {entry.name} quoted as {value} {unit}, listed as ?"
+                        )
+                    continue
+                scale = {"kB": 1e3, "MB": 1e6, "GB": 1e9}[unit]
+                if round(entry.size / scale, digits) != float(value):
+                    problems.append(
+                        f"{page.name}:{number}: {entry.name} quoted as {value} {unit}, listed as {shown}"
+                    )
+    assert checked >= 2
+    assert not problems, problems
+
+
+def test_every_capability_registry_is_collected() -> None:
+    """Registries move with their capability (style -> nets): the listing must not lose them."""
+    names = {entry.name for entry in weights.entries()}
+    assert {"vgg19-caffe", "vgg19-torchvision", "depth-anything-v2-small", "dpt-large", "big-lama"} <= names
+
+
+def test_cli_list_shows_the_size_of_a_cached_entry_whose_size_is_not_pinned(
+    run_cli: Run, registry: Callable[..., WeightsEntry], tmp_easel_home: Path
+) -> None:
+    registry("test-unsized", WeightsFile("u.bin", "http://127.0.0.1:9/u.bin", "0" * 64))
+    listing = {item["name"]: item for item in json.loads(run_cli("weights", "list", "--json").out)["weights"]}
+    assert listing["test-unsized"]["size_bytes"] is None
+    folder = weights.entry_dir("test-unsized")
+    folder.mkdir(parents=True)
+    (folder / "u.bin").write_bytes(b"x" * 1234)
+    listing = {item["name"]: item for item in json.loads(run_cli("weights", "list", "--json").out)["weights"]}
+    assert listing["test-unsized"]["size_bytes"] == 1234
+    assert "1.2 kB" in run_cli("weights", "list").out

@@ -1,63 +1,51 @@
 """easel: photos and paintings into art and 3D motion.
 
-The public API is imported lazily, so ``import easel`` stays fast and does
-not load torch until a model-backed function is used.
+The public API is imported lazily (:mod:`easel._lazy`), so ``import easel``
+stays fast and does not load torch or numba until a function that needs
+them is used.
+
+Example:
+    >>> import easel
+    >>> img = easel.sample_image("astronaut")
+    >>> easel.quantize_colors(img, n_colors=8, seed=0).palette.shape
+    (8, 3)
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from easel._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it
-_EXPORTS: dict[str, str] = {
-    "read_image": "easel.io.images",
-    "write_image": "easel.io.images",
-    "read_frames": "easel.io.video",
-    "write_video": "easel.io.video",
-    "VideoWriter": "easel.io.video",
-    "probe_video": "easel.io.video",
-    "as_float_rgb": "easel.image",
-    "to_uint8": "easel.image",
-    "to_tensor": "easel.image",
-    "from_tensor": "easel.image",
-    "resolve_device": "easel.devices",
-    "InputError": "easel.errors",
-    "EaselError": "easel.errors",
-    "WeightsError": "easel.errors",
-    "ProgressUpdate": "easel.progress",
-    # photo -> artwork
-    "quantize_colors": "easel.art.quantize",
-    "slic_superpixels": "easel.art.superpixels",
-    "mean_color": "easel.art.superpixels",
-    "stylize": "easel.style",
-    "StyleOptions": "easel.style",
-    "StyleResult": "easel.style",
-    # one image -> 3D motion
-    "estimate_depth": "easel.depth",
-    "kenburns": "easel.scene3d.kenburns",
-    "KenBurnsOptions": "easel.scene3d.kenburns",
-}
-
-
-def _register_exports(module: str, names: list[str]) -> None:
-    for name in names:
-        _EXPORTS[name] = module
-
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'easel' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
-
-
-__all__ = sorted(_EXPORTS)  # noqa: PLE0605
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "easel.io.images": ["read_image", "write_image"],
+        "easel.io.video": ["read_frames", "write_video", "VideoWriter", "probe_video"],
+        "easel.image": ["as_float_rgb", "to_uint8", "to_tensor", "from_tensor"],
+        "easel.devices": ["resolve_device"],
+        "easel.errors": ["InputError", "EaselError", "WeightsError"],
+        "easel.options": ["OptionError"],
+        "easel.io.outputs": ["OutputPlan"],
+        "easel.optim": ["optimize", "StepState", "OptimResult", "save_checkpoint", "load_checkpoint"],
+        "easel.nets": ["load_encoder"],
+        "easel.progress": ["ProgressUpdate"],
+        "easel.samples": ["sample_image"],
+        # photo -> artwork
+        "easel.art.quantize": ["QuantizeOptions", "quantize_colors"],
+        "easel.art.superpixels": ["SuperpixelOptions", "mean_color", "slic_superpixels", "superpixel_mosaic"],
+        "easel.style": [
+            "stylize",
+            "StyleOptions",
+            "StyleResult",
+            "StyleStep",
+            "SnapshotRecorder",
+            "load_style_inputs",
+            "stylize_grid",
+        ],
+        # one image -> 3D motion
+        "easel.depth": ["DepthOptions", "depth_for_image", "estimate_depth"],
+        "easel.scene3d.kenburns": ["kenburns", "KenBurnsOptions"],
+        "easel.scene3d.clipwriter": ["write_clip"],
+    },
+)

@@ -18,8 +18,14 @@ DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     """Turn ``"auto"``/``"cpu"``/``"cuda"``/``"cuda:1"``/``"mps"`` into a usable device.
 
-    ``"auto"`` (and ``None``) prefer CUDA, then MPS, then CPU. Asking for a
-    device that is not available raises :class:`InputError`.
+    ``"auto"`` (and ``None``) prefer CUDA, then MPS, then CPU.
+
+    Raises:
+        InputError: an unknown name, or a device that is not available.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
     """
     import torch
 
@@ -58,6 +64,14 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
 
     ``"auto"`` picks bf16 on CPU (much faster matmuls on CPUs with AVX512-BF16/AMX)
     and on CUDA devices that support it, fp16 on MPS; ``"fp32"`` disables autocast.
+
+    Raises:
+        InputError: a precision other than ``auto``, ``fp32``, ``bf16``, ``fp16``.
+
+    Example:
+        >>> import torch
+        >>> autocast_dtype(torch.device("cpu")), autocast_dtype(torch.device("cpu"), "fp32")
+        (torch.bfloat16, None)
     """
     import torch
 
@@ -80,7 +94,15 @@ def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype
 
 @contextlib.contextmanager
 def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
-    """``torch.autocast`` on ``device`` with ``dtype``; a no-op when ``dtype`` is ``None``."""
+    """``torch.autocast`` on ``device`` with ``dtype``; a no-op when ``dtype`` is ``None``.
+
+    Example:
+        >>> import torch
+        >>> a = torch.ones(2, 2)
+        >>> with autocast(torch.device("cpu"), torch.bfloat16):
+        ...     (a @ a).dtype
+        torch.bfloat16
+    """
     import torch
 
     if dtype is None:
@@ -90,19 +112,13 @@ def autocast(device: torch.device, dtype: torch.dtype | None) -> Iterator[None]:
         yield
 
 
-def seed_everything(seed: int | None) -> None:
-    """Seed torch (all devices) and NumPy's legacy global generator."""
-    if seed is None:
-        return
-    import numpy as np
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed % (2**32))  # noqa: NPY002 (seeds third-party code that uses the global RNG)
-
-
 def describe_devices() -> dict[str, str]:
-    """A short description of the available torch devices (for ``easel info``)."""
+    """A short description of the available torch devices (for ``easel info``).
+
+    Example:
+        >>> describe_devices()["auto"]  # doctest: +SKIP
+        'cpu'
+    """
     import torch
 
     info = {"torch": torch.__version__, "cpu_threads": str(torch.get_num_threads())}

@@ -5,6 +5,10 @@ NumPy images are ``(H, W, 3)`` float32 RGB in [0, 1]; torch images are
 accepted and scaled; floats outside [0, 1] raise -- easel never rescales
 silently. Conversion to integers happens only when writing, with rounding
 and clipping.
+
+Sizes: a ``shape`` is ``(height, width)`` in NumPy order; a ``size`` or
+``max_size`` is one number of pixels, the long side; messages write
+``width x height`` (``1920x1080``), as image viewers do.
 """
 
 from __future__ import annotations
@@ -84,6 +88,11 @@ def split_alpha(image: ArrayLike, name: str = "image") -> tuple[FloatImage, NDAr
     """Split an RGBA image into RGB and an ``(H, W)`` float32 alpha in [0, 1].
 
     Images without an alpha channel return ``None`` as alpha.
+
+    Example:
+        >>> rgb, alpha = split_alpha(np.zeros((2, 3, 4), np.uint8))
+        >>> rgb.shape, alpha.shape
+        ((2, 3, 3), (2, 3))
     """
     arr = np.asarray(image)
     alpha: NDArray[np.float32] | None = None
@@ -93,13 +102,23 @@ def split_alpha(image: ArrayLike, name: str = "image") -> tuple[FloatImage, NDAr
 
 
 def to_uint8(image: ArrayLike) -> NDArray[np.uint8]:
-    """Round and clip a float image in [0, 1] to ``uint8`` (any channel count)."""
+    """Round and clip a float image in [0, 1] to ``uint8`` (any channel count).
+
+    Example:
+        >>> to_uint8(np.array([0.0, 0.5, 1.2])).tolist()
+        [0, 128, 255]
+    """
     arr = np.asarray(image, dtype=np.float32)
     return np.clip(np.rint(arr * 255.0), 0, 255).astype(np.uint8)
 
 
 def to_uint16(image: ArrayLike) -> NDArray[np.uint16]:
-    """Round and clip a float image in [0, 1] to ``uint16`` (any channel count)."""
+    """Round and clip a float image in [0, 1] to ``uint16`` (any channel count).
+
+    Example:
+        >>> to_uint16(np.array([0.0, 0.5, 1.0])).tolist()
+        [0, 32768, 65535]
+    """
     arr = np.asarray(image, dtype=np.float32)
     return np.clip(np.rint(arr * 65535.0), 0, 65535).astype(np.uint16)
 
@@ -115,6 +134,10 @@ def to_tensor(
         image: anything :func:`as_float_rgb` accepts.
         device: target device (default CPU).
         dtype: target dtype (default float32).
+
+    Example:
+        >>> to_tensor(np.zeros((4, 5, 3), np.float32)).shape
+        torch.Size([1, 3, 4, 5])
     """
     import torch
 
@@ -127,6 +150,11 @@ def from_tensor(tensor: torch.Tensor) -> FloatImage:
     """Convert a ``(1, 3, H, W)`` or ``(3, H, W)`` tensor to a ``(H, W, 3)`` float32 array.
 
     Values are clipped to [0, 1]; the tensor is detached and moved to the CPU.
+
+    Example:
+        >>> import torch
+        >>> from_tensor(torch.zeros(1, 3, 4, 5)).shape
+        (4, 5, 3)
     """
     t = tensor.detach()
     if t.ndim == 4:
@@ -139,14 +167,19 @@ def from_tensor(tensor: torch.Tensor) -> FloatImage:
     return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def resize(image: FloatImage, size: tuple[int, int]) -> FloatImage:
-    """Resize a float image to ``(height, width)`` with area averaging when shrinking.
+def resize(image: FloatImage, shape: tuple[int, int]) -> FloatImage:
+    """Resize a float image to ``shape`` ``(height, width)``.
 
-    Works on any channel count; output keeps the input's channel count.
+    Area averaging when shrinking, bicubic when growing; any channel count
+    (kept), output clipped to [0, 1].
+
+    Example:
+        >>> resize(np.zeros((32, 48, 3), np.float32), (16, 24)).shape
+        (16, 24, 3)
     """
     import cv2
 
-    height, width = size
+    height, width = shape
     if height < 1 or width < 1:
         raise InputError(f"cannot resize to {width}x{height}")
     src_h, src_w = image.shape[:2]
@@ -161,7 +194,12 @@ def resize(image: FloatImage, size: tuple[int, int]) -> FloatImage:
 
 
 def fit_long_side(shape: tuple[int, int], max_size: int) -> tuple[int, int]:
-    """``(height, width)`` scaled so the long side is at most ``max_size`` (never up)."""
+    """``shape`` ``(height, width)`` scaled so the long side is at most ``max_size`` (never up).
+
+    Example:
+        >>> fit_long_side((3000, 4000), 1000)
+        (750, 1000)
+    """
     height, width = shape
     long_side = max(height, width)
     if long_side <= max_size:

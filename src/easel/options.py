@@ -52,7 +52,8 @@ class OptionSpec:
     Attributes:
         help: one-line description (the ``--help`` text, the studio's label hint).
         flag: the CLI flag (default ``--field-name``).
-        short: an optional short flag (``-k``).
+        short: an optional one-letter flag (``-k``, listed first: ``-k/--colors``) or a
+            longer alias (``--output-size``, listed after ``flag``).
         metavar: the placeholder shown in ``--help``.
         choices: the allowed values, when they are a fixed set.
         cli: whether the CLI shows it (False for API-only fields such as arrays).

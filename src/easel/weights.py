@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 # Capability modules that contribute registry entries (each defines ENTRIES).
 _ENTRY_MODULES: tuple[str, ...] = (
-    "easel.style.registry",
+    "easel.nets.registry",
     "easel.dream.registry",
     "easel.depth.registry",
     "easel.scene3d.registry",
@@ -247,6 +247,151 @@ def resolve(name: str, override: str | os.PathLike[str] | None = None) -> Path:
     raise WeightsError(missing_message(name))
 
 
+# ---------------------------------------------------------------- file formats
+
+_SAFETENSORS_MAX_HEADER = 100 << 20  # the safetensors library's own limit on the JSON header
+
+
+def describe_file_kind(path: str | os.PathLike[str]) -> str:
+    """What a file looks like from its first bytes, for "not a weights file" messages.
+
+    Returns:
+        A short phrase: ``"a PyTorch checkpoint"``, ``"a safetensors file"``,
+        ``"a PNG image"``, ``"an HTML page"``, ``"a text file"``, ``"empty"`` ...
+
+    Example:
+        >>> describe_file_kind("vgg19.pth")  # doctest: +SKIP
+        'a PyTorch checkpoint'
+    """
+    p = Path(path)
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc.__class__.__name__})"
+    if not head:
+        return "empty"
+    if head.startswith(b"PK\x03\x04"):
+        return _zip_kind(p)
+    if head[:1] == b"\x80" and len(head) > 1 and 2 <= head[1] <= 5:
+        return "a pickle file (legacy PyTorch format)"
+    if _safetensors_problem(p) is None:
+        return "a safetensors file"
+    signatures = {
+        b"\x89PNG": "a PNG image",
+        b"\xff\xd8\xff": "a JPEG image",
+        b"GIF8": "a GIF image",
+        b"\x1f\x8b": "a gzip archive",
+        b"\x93NUMPY": "a NumPy array",
+        b"%PDF": "a PDF document",
+    }
+    for magic, kind in signatures.items():
+        if head.startswith(magic):
+            return kind
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        return "an HTML page, perhaps from a failed download"
+    if text.startswith((b"{", b"[")):
+        return "a JSON file"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return "unrecognised binary data"
+    return "a text file"
+
+
+_DAMAGED_ZIP = "a truncated or damaged ZIP file"
+
+
+def _zip_kind(path: Path) -> str:
+    """A PyTorch checkpoint (a ZIP holding ``<name>/data.pkl``), another ZIP, or a damaged one."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return _DAMAGED_ZIP
+    return "a PyTorch checkpoint" if any(n.endswith("data.pkl") for n in names) else "a ZIP archive"
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """``None`` for a complete safetensors file, else what is wrong with it."""
+    import json
+    import struct
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            prefix = fh.read(8)
+            if len(prefix) < 8:
+                return "too short"
+            (length,) = struct.unpack("<Q", prefix)
+            if length < 2 or length > min(_SAFETENSORS_MAX_HEADER, size - 8):
+                return "no safetensors header"
+            header = json.loads(fh.read(length).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return "no safetensors header"
+    if not isinstance(header, dict):
+        return "no safetensors header"
+    end = 0
+    for key, value in header.items():
+        if key == "__metadata__":
+            continue
+        offsets = value.get("data_offsets") if isinstance(value, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            return "no safetensors header"
+        end = max(end, offsets[1])
+    if 8 + length + end > size:
+        return f"truncated: its header describes {8 + length + end} bytes but the file has {size}"
+    return None
+
+
+def check_weights_file(path: str | os.PathLike[str], fmt: str) -> Path:
+    """Check that ``path`` holds weights of format ``fmt`` before a loader opens it.
+
+    A loader's own errors (torch's unpickling messages, safetensors' header
+    errors) are not for users; this names the file and what it is instead.
+
+    Args:
+        path: the file (``--weights PATH`` or a cached file).
+        fmt: ``"torch-state-dict"`` (a ``torch.save`` file) or ``"safetensors"``.
+
+    Returns:
+        ``Path(path)``.
+
+    Raises:
+        WeightsError: missing, empty, truncated, or another kind of file.
+
+    Example:
+        >>> check_weights_file("vgg19-dcbb9e9d.pth", "torch-state-dict")  # doctest: +SKIP
+        PosixPath('vgg19-dcbb9e9d.pth')
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise WeightsError(
+            f"{p}: weights file not found" if not p.exists() else f"{p}: is a folder, not a weights file"
+        )
+    if p.stat().st_size == 0:
+        raise WeightsError(f"{p}: weights file is empty")
+    fix = "download it again or pass the right file with --weights PATH"
+    if fmt == "safetensors":
+        problem = _safetensors_problem(p)
+        if problem is None:
+            return p
+        if problem.startswith("truncated"):
+            raise WeightsError(f"{p}: safetensors file is {problem}; {fix}")
+        raise WeightsError(f"{p}: not a safetensors weights file (it is {describe_file_kind(p)}); {fix}")
+    if fmt == "torch-state-dict":
+        kind = describe_file_kind(p)
+        if kind in ("a PyTorch checkpoint", "a pickle file (legacy PyTorch format)"):
+            return p
+        if kind == _DAMAGED_ZIP:
+            raise WeightsError(f"{p}: PyTorch weights file is truncated or damaged; {fix}")
+        raise WeightsError(f"{p}: not a PyTorch weights file (it is {kind}); {fix}")
+    raise ValueError(f"unknown weights format {fmt!r}")
+
+
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -377,18 +522,52 @@ def download(
             f"fetch {wf.url} yourself (licence {entry.licence}) and pass it with --weights PATH"
         )
     folder = entry_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
-    for index, wf in enumerate(entry.files, start=1):
-        dest = folder / wf.filename
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if dest.is_file() and not force:
-            continue
-        stage = f"{name}: {wf.filename}" if entry.is_folder else name
-        if entry.is_folder:
-            stage += f" ({index}/{len(entry.files)})"
-        url = _download_from_any(wf, dest, progress, stage, timeout, name)
-        log.info("downloaded %s to %s", url, dest)
+    created = _make_folders(folder)
+    try:
+        for index, wf in enumerate(entry.files, start=1):
+            dest = folder / wf.filename
+            created += _make_folders(dest.parent)
+            if dest.is_file() and not force:
+                continue
+            stage = f"{name}: {wf.filename}" if entry.is_folder else name
+            if entry.is_folder:
+                stage += f" ({index}/{len(entry.files)})"
+            url = _download_from_any(wf, dest, progress, stage, timeout, name)
+            log.info("downloaded %s to %s", url, dest)
+    except BaseException:
+        # a failed first download (offline, 404, Ctrl-C) leaves no empty folders behind;
+        # folders holding a .part file to resume from are kept
+        _remove_empty(created)
+        raise
     return local_path(name)
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; return the folders it created, outermost first."""
+    missing: list[Path] = []
+    current = folder
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WeightsError(
+            f"cannot create the weights folder {folder} ({exc.strerror or exc.__class__.__name__}); "
+            "set EASEL_HOME to a writable folder"
+        ) from None
+    return missing[::-1]
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the given folders that are empty, innermost first."""
+    for folder in sorted(set(folders), key=lambda p: len(p.parts), reverse=True):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (a .part file to resume from) or already gone
+            pass
 
 
 def _download_from_any(

@@ -1,36 +1,46 @@
-"""Classical (NumPy) art filters: colour quantization and superpixels.
+"""Classical art filters (NumPy and numba): colour quantization and SLIC superpixels.
 
-Import from the submodules or from :mod:`easel` directly::
+* :mod:`easel.art.quantize` -- :func:`quantize_colors` (K-means) and its
+  :class:`QuantizeOptions`, :func:`palette_swatch`;
+* :mod:`easel.art.superpixels` -- :func:`slic_superpixels`, :func:`superpixel_mosaic`
+  (what ``easel superpixels`` draws) and its :class:`SuperpixelOptions`, :func:`mean_color`, borders;
+* :mod:`easel.art._kernels` -- their numba loops, each tested against a NumPy reference.
 
-    easel.quantize_colors(image, n_colors=16)
-    easel.slic_superpixels(image, n_segments=500, compactness=10)
+Names are imported on first use, and the drivers load numba only when they
+run, so reading ``easel.art.quantize.SPACES`` stays light.
+
+Example:
+    >>> from easel.art import QuantizeOptions, quantize_colors, slic_superpixels  # doctest: +SKIP
+    >>> poster = quantize_colors(image, n_colors=16).image          # doctest: +SKIP
+    >>> labels = slic_superpixels(image, n_segments=500, compactness=10)  # doctest: +SKIP
+    >>> options = QuantizeOptions(n_colors=8, space="lab")          # doctest: +SKIP
+    >>> poster = quantize_colors(image, options=options).image       # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from easel._lazy import lazy_exports
 
-SMALL_WORK = 1 << 18
-"""Pixel counts below this run the numba kernels on one thread."""
-
-
-@contextmanager
-def threads_for(n_items: int) -> Iterator[None]:
-    """Run numba's parallel kernels on one thread for small inputs.
-
-    Starting the thread team costs little on an idle machine but can cost
-    milliseconds per kernel call on a busy one, more than small images need.
-    Numba's thread count is per calling thread, so this does not affect others.
-    """
-    if n_items >= SMALL_WORK:
-        yield
-        return
-    import numba
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(before)
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "easel.art.quantize": [
+            "QuantizeOptions",
+            "QuantizeResult",
+            "palette_swatch",
+            "quantize_colors",
+            "to_hex",
+        ],
+        "easel.art.superpixels": [
+            "SuperpixelOptions",
+            "SuperpixelResult",
+            "boundary_mask",
+            "mark_boundaries",
+            "mean_color",
+            "relabel_consecutive",
+            "slic_superpixels",
+            "superpixel_mosaic",
+        ],
+    },
+    submodules=["quantize", "superpixels"],
+)

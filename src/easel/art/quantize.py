@@ -5,26 +5,27 @@ each occupied cell of a 64x64x64 RGB grid, weighted by its pixel count), seeded 
 greedy k-means++ (three restarts) and refined by Lloyd iterations; Lloyd passes
 over every pixel (one, then the final assignment, after which each colour is
 the mean of its pixels) turn it into a K-means solution of the full image, not
-of the histogram. Nearest-colour assignment and Floyd-Steinberg dithering are
-numba kernels. A 12-megapixel photo takes about a second on two cores.
+of the histogram. The loops (histogram, k-means++, assignment, Floyd-Steinberg
+dithering) are numba kernels in :mod:`easel.art._kernels`. A 12-megapixel photo
+takes about a second on two cores. An image with fewer distinct colours than
+asked -- a 1x1 pixel, a flat logo -- gets a palette of exactly those colours.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from easel.art import threads_for
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
+from easel.options import OptionError, option
 from easel.progress import ProgressFn, report
 
-__all__ = ["QuantizeResult", "quantize_colors", "palette_swatch", "to_hex", "SPACES"]
+__all__ = ["QuantizeOptions", "QuantizeResult", "quantize_colors", "palette_swatch", "to_hex", "SPACES"]
 
 Space = Literal["rgb", "lab"]
 SPACES: tuple[str, ...] = ("rgb", "lab")
@@ -34,6 +35,62 @@ MAX_COLORS = 4096
 """Largest supported ``n_colors``."""
 
 _HIST_BITS = 6  # histogram grid: 2**6 levels per channel
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+@dataclass
+class QuantizeOptions:
+    """Settings of :func:`quantize_colors`; each field's help is also its ``easel quantize`` help.
+
+    Attributes:
+        n_colors: the palette size K asked for, ``1 <= K <= 4096``.
+        space: ``"rgb"`` or ``"lab"``: the colour space K-means runs in.
+        dither: serpentine Floyd-Steinberg error diffusion against the palette.
+        seed: seed of the k-means++ initialisation (>= 0); equal seeds give equal results.
+        n_init: k-means++ restarts on the colour histogram; the best is kept.
+        max_iter: Lloyd iterations per restart on the histogram.
+        refine_passes: Lloyd passes over every pixel after the histogram stage.
+
+    Example:
+        >>> QuantizeOptions(n_colors=8, space="lab").validate().n_colors
+        8
+    """
+
+    n_colors: int = option(
+        16, help=f"number of colours, 1 to {MAX_COLORS}", flag="--colors", short="-k", metavar="K"
+    )
+    space: str = option("rgb", help="colour space K-means runs in", choices=SPACES)
+    dither: bool = option(False, help="Floyd-Steinberg dithering against the palette")
+    seed: int = option(0, help="random seed, for reproducible results")
+    n_init: int = option(3, help="k-means++ restarts on the colour histogram; the best is kept", cli=False)
+    max_iter: int = option(100, help="Lloyd iterations per restart on the histogram", cli=False)
+    refine_passes: int = option(1, help="Lloyd passes over every pixel after the histogram stage", cli=False)
+
+    def validate(self) -> QuantizeOptions:
+        """Check every field; raise :class:`~easel.options.OptionError` naming the first bad one.
+
+        Example:
+            >>> QuantizeOptions(n_colors=0).validate()
+            Traceback (most recent call last):
+            ...
+            easel.options.OptionError: n_colors must be between 1 and 4096, got 0
+        """
+        if not _whole(self.n_colors):
+            raise OptionError("n_colors", f"must be a whole number, got {self.n_colors!r}")
+        if not 1 <= self.n_colors <= MAX_COLORS:
+            raise OptionError("n_colors", f"must be between 1 and {MAX_COLORS}, got {self.n_colors}")
+        if self.space not in SPACES:
+            raise OptionError("space", f"must be one of {', '.join(SPACES)}; got {self.space!r}")
+        if not (_whole(self.seed) and self.seed >= 0):
+            raise OptionError("seed", f"must be a whole number >= 0, got {self.seed!r}")
+        for name, least in (("n_init", 1), ("max_iter", 1), ("refine_passes", 0)):
+            value = getattr(self, name)
+            if not (_whole(value) and value >= least):
+                raise OptionError(name, f"must be a whole number >= {least}, got {value!r}")
+        return self
 
 
 @dataclass(frozen=True)
@@ -46,6 +103,15 @@ class QuantizeResult:
         labels: ``(H, W)`` int32 in ``[0, K)``: the palette index of each pixel.
         counts: ``(K,)`` int64: how many pixels use each palette colour.
         mse: mean squared error of ``image`` against the input, in RGB [0, 1] units.
+        requested_colors: the ``n_colors`` asked for. ``K`` is smaller when the
+            image (or its masked part) has fewer distinct colours.
+        note: one line saying why ``K < requested_colors`` (``""`` otherwise),
+            e.g. ``"the image has only 1 distinct colour; the palette has 1, not the 16 asked"``.
+
+    Example:
+        >>> result = quantize_colors(np.zeros((1, 1, 3), np.float32), n_colors=16)
+        >>> result.n_colors, result.requested_colors, result.hex_codes
+        (1, 16, ['#000000'])
     """
 
     image: FloatImage
@@ -53,6 +119,13 @@ class QuantizeResult:
     labels: NDArray[np.int32]
     counts: NDArray[np.int64]
     mse: float
+    requested_colors: int
+    note: str = ""
+
+    @property
+    def n_colors(self) -> int:
+        """``K``, the palette size: ``requested_colors`` or the number of distinct colours, if fewer."""
+        return int(self.palette.shape[0])
 
     @property
     def hex_codes(self) -> list[str]:
@@ -71,173 +144,6 @@ def to_hex(color: ArrayLike) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb[:3])
 
 
-# ---------------------------------------------------------------- numba kernels
-
-
-@numba.njit(cache=True)
-def _accumulate(
-    points: np.ndarray, weights: np.ndarray, labels: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """Weighted per-cluster sums and weights for the current labels."""
-    sums = np.zeros((k, 3), np.float64)
-    wsum = np.zeros(k, np.float64)
-    for i in range(points.shape[0]):
-        j = labels[i]
-        w = weights[i]
-        sums[j, 0] += w * points[i, 0]
-        sums[j, 1] += w * points[i, 1]
-        sums[j, 2] += w * points[i, 2]
-        wsum[j] += w
-    return sums, wsum
-
-
-@numba.njit(cache=True, inline="always")
-def _nearest_center(
-    v0: float, v1: float, v2: float, centers: np.ndarray
-) -> tuple[int, float]:  # pragma: no cover
-    """Index of the row of ``centers`` (K, 3) nearest to ``(v0, v1, v2)``, and its squared distance."""
-    best = 0
-    best_d = np.inf
-    for j in range(centers.shape[0]):
-        d0 = v0 - centers[j, 0]
-        d1 = v1 - centers[j, 1]
-        d2 = v2 - centers[j, 2]
-        d = d0 * d0 + d1 * d1 + d2 * d2
-        if d < best_d:
-            best_d = d
-            best = j
-    return best, best_d
-
-
-@numba.njit(cache=True, fastmath=True)
-def _assign_serial(points: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> None:  # pragma: no cover
-    """labels[i] = index of the centre nearest to points[i] (squared Euclidean), serially."""
-    for i in range(points.shape[0]):
-        labels[i] = _nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[0]
-
-
-@numba.njit(cache=True, fastmath=True)
-def _min_sq_dist(points: np.ndarray, centers: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    for i in range(points.shape[0]):
-        out[i] = _nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[1]
-
-
-@numba.njit(cache=True, fastmath=True)
-def _kmeans_pp_kernel(
-    points: np.ndarray, weights: np.ndarray, k: int, trials: int, uniforms: np.ndarray
-) -> np.ndarray:  # pragma: no cover - numba
-    """Greedy weighted k-means++; ``uniforms`` holds ``1 + (k - 1) * trials`` draws in [0, 1)."""
-    n = points.shape[0]
-    centers = np.empty((k, 3), np.float32)
-    cum = np.empty(n, np.float64)
-    acc = 0.0
-    for i in range(n):
-        acc += weights[i]
-        cum[i] = acc
-    first = min(np.searchsorted(cum, uniforms[0] * acc), n - 1)
-    centers[0] = points[first]
-    closest = np.empty(n, np.float64)
-    for i in range(n):
-        d0 = points[i, 0] - centers[0, 0]
-        d1 = points[i, 1] - centers[0, 1]
-        d2 = points[i, 2] - centers[0, 2]
-        closest[i] = d0 * d0 + d1 * d1 + d2 * d2
-    u = 1
-    for c in range(1, k):
-        acc = 0.0
-        for i in range(n):
-            acc += weights[i] * closest[i]
-            cum[i] = acc
-        best_pot = np.inf
-        best_idx = 0
-        for _t in range(trials):
-            if acc > 0.0:
-                idx = min(np.searchsorted(cum, uniforms[u] * acc), n - 1)
-            else:  # every point already sits on a centre
-                idx = min(int(uniforms[u] * n), n - 1)
-            u += 1
-            pot = 0.0
-            for i in range(n):
-                d0 = points[i, 0] - points[idx, 0]
-                d1 = points[i, 1] - points[idx, 1]
-                d2 = points[i, 2] - points[idx, 2]
-                d = d0 * d0 + d1 * d1 + d2 * d2
-                pot += weights[i] * min(d, closest[i])
-            if pot < best_pot:
-                best_pot = pot
-                best_idx = idx
-        centers[c] = points[best_idx]
-        for i in range(n):
-            d0 = points[i, 0] - centers[c, 0]
-            d1 = points[i, 1] - centers[c, 1]
-            d2 = points[i, 2] - centers[c, 2]
-            d = d0 * d0 + d1 * d1 + d2 * d2
-            if d < closest[i]:
-                closest[i] = d
-    return centers
-
-
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def _assign_accumulate(
-    points: np.ndarray, centers: np.ndarray, labels: np.ndarray, values: np.ndarray, n_chunks: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """:func:`_assign` fused with per-cluster sums of ``values`` (N, 3) and counts."""
-    n = points.shape[0]
-    k = centers.shape[0]
-    partial = np.zeros((n_chunks, k, 4), np.float64)
-    per = (n + n_chunks - 1) // n_chunks
-    for chunk in numba.prange(n_chunks):
-        acc = partial[chunk]
-        for i in range(chunk * per, min(n, (chunk + 1) * per)):
-            best = _nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[0]
-            labels[i] = best
-            acc[best, 0] += values[i, 0]
-            acc[best, 1] += values[i, 1]
-            acc[best, 2] += values[i, 2]
-            acc[best, 3] += 1.0
-    total = np.zeros((k, 4), np.float64)
-    for chunk in range(n_chunks):
-        total += partial[chunk]
-    return total[:, :3].copy(), total[:, 3].copy()
-
-
-@numba.njit(cache=True)
-def _dither(image: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> None:  # pragma: no cover
-    """Serpentine Floyd-Steinberg error diffusion of ``image`` (H, W, 3) against ``centers``."""
-    h, w, _ = image.shape
-    cur = np.zeros((w + 2, 3), np.float32)  # error carried into the current row (offset by 1)
-    nxt = np.zeros((w + 2, 3), np.float32)
-    for y in range(h):
-        reverse = y % 2 == 1
-        for t in range(w):
-            x = w - 1 - t if reverse else t
-            v0 = image[y, x, 0] + cur[x + 1, 0]
-            v1 = image[y, x, 1] + cur[x + 1, 1]
-            v2 = image[y, x, 2] + cur[x + 1, 2]
-            best = _nearest_center(v0, v1, v2, centers)[0]
-            labels[y, x] = best
-            e0 = v0 - centers[best, 0]
-            e1 = v1 - centers[best, 1]
-            e2 = v2 - centers[best, 2]
-            step = -1 if reverse else 1
-            ahead = x + 1 + step  # neighbour in the scan direction (buffer index)
-            behind = x + 1 - step
-            cur[ahead, 0] += e0 * 0.4375
-            cur[ahead, 1] += e1 * 0.4375
-            cur[ahead, 2] += e2 * 0.4375
-            nxt[behind, 0] += e0 * 0.1875
-            nxt[behind, 1] += e1 * 0.1875
-            nxt[behind, 2] += e2 * 0.1875
-            nxt[x + 1, 0] += e0 * 0.3125
-            nxt[x + 1, 1] += e1 * 0.3125
-            nxt[x + 1, 2] += e2 * 0.3125
-            nxt[ahead, 0] += e0 * 0.0625
-            nxt[ahead, 1] += e1 * 0.0625
-            nxt[ahead, 2] += e2 * 0.0625
-        cur, nxt = nxt, cur
-        nxt[:, :] = 0.0
-
-
 # ---------------------------------------------------------------- K-means on weighted points
 
 
@@ -245,9 +151,11 @@ def _kmeans_pp(
     points: NDArray[np.float32], weights: NDArray[np.float64], k: int, rng: np.random.Generator
 ) -> NDArray[np.float32]:
     """Greedy weighted k-means++ seeding (as in scikit-learn: 2 + log k trials per centre)."""
+    from easel.art import _kernels
+
     trials = 2 + int(math.log(k))
     uniforms = rng.random(1 + (k - 1) * trials)
-    return _kmeans_pp_kernel(points, weights, k, trials, uniforms)  # type: ignore[no-any-return]
+    return _kernels.kmeans_pp_seeds(points, weights, k, trials, uniforms)  # type: ignore[no-any-return]
 
 
 def _lloyd(
@@ -258,20 +166,22 @@ def _lloyd(
     tol: float,
 ) -> tuple[NDArray[np.float32], float]:
     """Weighted Lloyd iterations; empty clusters are re-seeded at the worst-fit point."""
+    from easel.art import _kernels
+
     n, k = points.shape[0], centers.shape[0]
     labels = np.empty(n, np.int32)
     prev = np.full(n, -1, np.int32)
     dists = np.empty(n, np.float32)
     centers = centers.copy()
     for _ in range(max_iter):
-        _assign_serial(points, centers, labels)
-        sums, wsum = _accumulate(points, weights, labels, k)
+        _kernels.assign_nearest(points, centers, labels)
+        sums, wsum = _kernels.weighted_sums(points, weights, labels, k)
         empty = np.flatnonzero(wsum == 0)
         new = centers.astype(np.float64)
         full = wsum > 0
         new[full] = sums[full] / wsum[full, None]
         if empty.size:
-            _min_sq_dist(points, new.astype(np.float32), dists)
+            _kernels.nearest_sq_distance(points, new.astype(np.float32), dists)
             worst = np.argsort(-(dists * weights))[: empty.size]
             new[empty] = points[worst]
         shift = float(np.max(np.sum((new - centers) ** 2, axis=1)))
@@ -279,7 +189,7 @@ def _lloyd(
         if empty.size == 0 and (np.array_equal(labels, prev) or shift <= tol):
             break
         prev, labels = labels, prev
-    _min_sq_dist(points, centers, dists)
+    _kernels.nearest_sq_distance(points, centers, dists)
     inertia = float(np.dot(weights, dists))
     return centers, inertia
 
@@ -307,46 +217,13 @@ def _space_to_rgb(points: NDArray[np.float32], space: str) -> NDArray[np.float32
     return np.clip(rgb, 0.0, 1.0).astype(np.float32)
 
 
-@numba.njit(cache=True)
-def _histogram_kernel(
-    rgb_flat: np.ndarray, points: np.ndarray, bits: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    levels = np.float32((1 << bits) - 1)
-    n_cells = 1 << (3 * bits)
-    counts = np.zeros(n_cells, np.int64)
-    sums = np.zeros((n_cells, 3), np.float64)
-    for i in range(rgb_flat.shape[0]):
-        r = int(rgb_flat[i, 0] * levels + np.float32(0.5))
-        g = int(rgb_flat[i, 1] * levels + np.float32(0.5))
-        b = int(rgb_flat[i, 2] * levels + np.float32(0.5))
-        key = (r << (2 * bits)) | (g << bits) | b
-        counts[key] += 1
-        sums[key, 0] += points[i, 0]
-        sums[key, 1] += points[i, 1]
-        sums[key, 2] += points[i, 2]
-    n = 0
-    for key in range(n_cells):
-        if counts[key] > 0:
-            n += 1
-    means = np.empty((n, 3), np.float32)
-    weights = np.empty(n, np.float64)
-    j = 0
-    for key in range(n_cells):
-        c = counts[key]
-        if c > 0:
-            means[j, 0] = sums[key, 0] / c
-            means[j, 1] = sums[key, 1] / c
-            means[j, 2] = sums[key, 2] / c
-            weights[j] = c
-            j += 1
-    return means, weights
-
-
 def _histogram(
     rgb_flat: NDArray[np.float32], points: NDArray[np.float32], bits: int
 ) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
     """Mean working-space colour and pixel count of each occupied cell of a 2**bits RGB grid."""
-    means, weights = _histogram_kernel(rgb_flat, points, bits)
+    from easel.art import _kernels
+
+    means, weights = _kernels.color_histogram(rgb_flat, points, bits)
     return means, weights  # type: ignore[no-any-return]
 
 
@@ -370,49 +247,47 @@ def _exact_histogram(
 
 def quantize_colors(
     image: ArrayLike,
-    n_colors: int,
+    n_colors: int | None = None,
     *,
-    space: Space = "rgb",
-    seed: int = 0,
-    dither: bool = False,
-    n_init: int = 3,
-    max_iter: int = 100,
-    refine_passes: int = 1,
+    options: QuantizeOptions | None = None,
     mask: ArrayLike | None = None,
     progress: ProgressFn | None = None,
+    **overrides: Any,
 ) -> QuantizeResult:
     """Reduce an image to ``n_colors`` colours with K-means.
 
     Args:
         image: ``(H, W, 3)`` float32 RGB in [0, 1] (``uint8``, gray and RGBA are
             accepted as in :func:`easel.image.as_float_rgb`; alpha is ignored).
-        n_colors: the palette size K, ``1 <= K <= 4096``; the image must have at
-            least K distinct colours (at 8-bit precision).
-        space: ``"rgb"`` clusters RGB values; ``"lab"`` clusters CIELAB values,
-            which spends the palette closer to how colour differences look.
-        seed: seed of the k-means++ initialisation; equal seeds give equal results.
-        dither: spread each pixel's quantization error to its neighbours
-            (serpentine Floyd-Steinberg) instead of mapping it to the nearest colour.
-        n_init: k-means++ restarts on the colour histogram; the best is kept.
-        max_iter: Lloyd iterations per restart on the histogram.
-        refine_passes: Lloyd passes over every pixel after the histogram stage
-            (the final assignment, with each colour set to its pixels' mean, adds one).
+        n_colors: the palette size K asked for, ``1 <= K <= 4096`` (default:
+            ``options.n_colors``, 16). An image with fewer distinct colours (at
+            8-bit precision), such as a tiny one, gets a palette of just those
+            colours; the result's ``note`` says so.
+        options: :class:`QuantizeOptions` (defaults when ``None``): ``space``
+            (``"rgb"`` or ``"lab"``, which spends the palette closer to how colour
+            differences look), ``dither`` (serpentine Floyd-Steinberg instead of
+            the nearest colour), ``seed`` of the k-means++ initialisation,
+            ``n_init`` restarts, ``max_iter`` Lloyd iterations per restart and
+            ``refine_passes`` over every pixel.
         mask: optional ``(H, W)`` bool: only these pixels choose the palette (e.g.
             ``alpha > 0`` to ignore the hidden colours of transparent pixels);
             every pixel is still mapped to it. ``mse`` is then measured on the mask.
         progress: optional callback receiving :class:`easel.progress.ProgressUpdate`.
+        **overrides: fields of :class:`QuantizeOptions` to change (``space="lab", seed=1``).
 
     Returns:
         A :class:`QuantizeResult` with the quantized ``image`` ``(H, W, 3)``
         float32, the ``palette`` ``(K, 3)`` float32 RGB in [0, 1] (most used
-        first), the ``labels`` ``(H, W)`` int32 and per-colour ``counts``.
+        first; ``K = min(n_colors, distinct colours)``), the ``labels``
+        ``(H, W)`` int32 and per-colour ``counts``.
         Without dithering each palette colour is the RGB mean of its pixels
         (the cluster centroid); with dithering it is the centroid the error
         diffusion used.
 
     Raises:
-        InputError: ``n_colors`` out of range, an unknown ``space``, an invalid
-            image or mask, or fewer distinct colours than ``n_colors``.
+        OptionError: a bad option (``n_colors`` out of range, an unknown
+            ``space``, a negative ``seed`` ...), naming the field.
+        InputError: an invalid image or mask.
 
     Example:
         >>> import numpy as np
@@ -421,32 +296,23 @@ def quantize_colors(
         >>> result.image.shape, result.palette.shape, int(result.labels.max()) < 8
         ((32, 32, 3), (8, 3), True)
     """
-    if isinstance(n_colors, bool) or not isinstance(n_colors, (int, np.integer)):
-        raise InputError(f"n_colors must be a whole number, got {n_colors!r}")
-    k = int(n_colors)
-    if not 1 <= k <= MAX_COLORS:
-        raise InputError(f"n_colors must be between 1 and {MAX_COLORS}, got {k}")
-    if space not in SPACES:
-        raise InputError(f"space must be one of {', '.join(SPACES)}; got {space!r}")
-    if n_init < 1 or max_iter < 1 or refine_passes < 0:
-        raise InputError("n_init and max_iter must be >= 1 and refine_passes >= 0")
+    if n_colors is not None:
+        overrides["n_colors"] = n_colors
+    opts = replace(options or QuantizeOptions(), **overrides).validate()
     rgb = as_float_rgb(image)
+    from easel.art._kernels import threads_for  # numba loads here, not at import
+
     with threads_for(rgb.shape[0] * rgb.shape[1]):
-        return _quantize(rgb, k, space, seed, dither, n_init, max_iter, refine_passes, mask, progress)
+        return _quantize(rgb, opts, mask, progress)
 
 
 def _quantize(
-    rgb: FloatImage,
-    k: int,
-    space: str,
-    seed: int,
-    dither: bool,
-    n_init: int,
-    max_iter: int,
-    refine_passes: int,
-    mask: ArrayLike | None,
-    progress: ProgressFn | None,
+    rgb: FloatImage, opts: QuantizeOptions, mask: ArrayLike | None, progress: ProgressFn | None
 ) -> QuantizeResult:
+    from easel.art import _kernels
+
+    k, space, n_init, refine_passes = int(opts.n_colors), opts.space, opts.n_init, opts.refine_passes
+
     height, width = rgb.shape[:2]
     rgb_flat = rgb.reshape(-1, 3)
     keep: NDArray[np.bool_] | None = None
@@ -469,25 +335,28 @@ def _quantize(
     fit_rgb = rgb_flat if keep is None else np.ascontiguousarray(rgb_flat[keep])
     fit_pixels = pixels if keep is None else np.ascontiguousarray(pixels[keep])
     points, weights = _histogram(fit_rgb, fit_pixels, _HIST_BITS)
+    requested = k
+    note = ""
     if points.shape[0] < k:
         points, weights = _exact_histogram(fit_rgb, fit_pixels)
-        if points.shape[0] < k:
+        if points.shape[0] < k:  # a tiny or flat image: one cluster per distinct colour
+            k = points.shape[0]
             where = "the image" if keep is None else "the masked part of the image"
-            raise InputError(
-                f"{where} has only {points.shape[0]} distinct colour(s), fewer than n_colors={k}; "
-                f"ask for at most {points.shape[0]}"
+            note = (
+                f"{where} has only {k} distinct colour{'' if k == 1 else 's'}; "
+                f"the palette has {k}, not the {requested} asked"
             )
     report(progress, "quantize", 1, total_steps)
 
     # tolerance on the centre shift, relative to the data's spread (as scikit-learn does)
     spread = float(np.mean(np.var(points, axis=0)))
     tol = 1e-4 * spread
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(opts.seed)
     best_centers: NDArray[np.float32] | None = None
     best_inertia = np.inf
     for run in range(n_init):
         init = _kmeans_pp(points, weights, k, rng)
-        centers, inertia = _lloyd(points, weights, init, max_iter, tol)
+        centers, inertia = _lloyd(points, weights, init, opts.max_iter, tol)
         if inertia < best_inertia:
             best_centers, best_inertia = centers, inertia
         report(progress, "quantize", 2 + run, total_steps, inertia=inertia / weights.sum())
@@ -499,7 +368,7 @@ def _quantize(
     fit_labels = labels if keep is None else np.empty(fit_pixels.shape[0], np.int32)
     n_chunks = 16  # fixed (not the thread count), so sums and results do not depend on the machine
     for step in range(refine_passes):
-        sums, cnt = _assign_accumulate(fit_pixels, centers, fit_labels, fit_pixels, n_chunks)
+        sums, cnt = _kernels.assign_and_sum(fit_pixels, centers, fit_labels, fit_pixels, n_chunks)
         full = cnt > 0
         updated = centers.astype(np.float64)
         updated[full] = sums[full] / cnt[full, None]
@@ -507,15 +376,15 @@ def _quantize(
         report(progress, "quantize", 2 + n_init + step, total_steps)
 
     palette = _space_to_rgb(centers, space)
-    if dither:
+    if opts.dither:
         grid = np.ascontiguousarray(pixels.reshape(height, width, 3))
         labels2d = np.empty((height, width), np.int32)
-        _dither(grid, centers, labels2d)
+        _kernels.dither_floyd_steinberg(grid, centers, labels2d)
         labels = labels2d.reshape(-1)
     else:
         # the final assignment; each colour becomes the RGB mean of its pixels, which is
         # the K-means update in RGB and, for Lab, the RGB colour that fits the cluster best
-        sums, cnt = _assign_accumulate(pixels, centers, labels, rgb_flat, n_chunks)
+        sums, cnt = _kernels.assign_and_sum(pixels, centers, labels, rgb_flat, n_chunks)
         if keep is not None:
             kept = labels[keep]
             cnt = np.bincount(kept, minlength=k).astype(np.float64)
@@ -543,6 +412,8 @@ def _quantize(
         labels=labels.reshape(height, width),
         counts=counts[order],
         mse=mse,
+        requested_colors=requested,
+        note=note,
     )
 
 

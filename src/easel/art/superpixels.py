@@ -15,20 +15,159 @@ most similar colour -- and labels are numbered consecutively from 0.
 
 from __future__ import annotations
 
+import argparse
 import math
+from dataclasses import dataclass, replace
+from typing import Any
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from easel.art import threads_for
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
+from easel.options import OptionError, option
 from easel.progress import ProgressFn, report
 
 _FINE_STEPS = 2  # full-resolution iterations after the half-resolution ones
 
-__all__ = ["slic_superpixels", "mean_color", "boundary_mask", "mark_boundaries", "relabel_consecutive"]
+__all__ = [
+    "SuperpixelOptions",
+    "SuperpixelResult",
+    "boundary_mask",
+    "mark_boundaries",
+    "mean_color",
+    "parse_hex_color",
+    "relabel_consecutive",
+    "slic_superpixels",
+    "superpixel_mosaic",
+]
+
+RGB = tuple[float, float, float]
+
+
+def parse_hex_color(text: str) -> RGB:
+    """``"#ffcc00"`` or ``"#fc0"`` (the ``#`` is optional) -> RGB in [0, 1] (the CLI's ``--boundary-color``).
+
+    Example:
+        >>> parse_hex_color("#ff0000")
+        (1.0, 0.0, 0.0)
+    """
+    value = text.strip().lstrip("#")
+    if len(value) == 3:
+        value = "".join(ch * 2 for ch in value)
+    try:
+        if len(value) != 6:
+            raise ValueError
+        red, green, blue = (int(value[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a colour like '#ffcc00', got {text!r}") from None
+    return red, green, blue
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+@dataclass
+class SuperpixelOptions:
+    """Settings of :func:`superpixel_mosaic` and :func:`slic_superpixels` (``easel superpixels``).
+
+    Attributes:
+        n_segments: approximate number of superpixels, >= 1. Seeds start on a
+            grid of step ``S = sqrt(H * W / n_segments)`` pixels.
+        compactness: > 0, on scikit-image's scale: larger values give squarer
+            superpixels, smaller ones follow colour edges more closely (1-40 is useful).
+        boundaries: draw the outlines over the mean-colour fill.
+        boundaries_only: draw the outlines over the original image, no fill
+            (not with ``boundaries``).
+        boundary_color: RGB in [0, 1] of the outlines (default yellow).
+        num_steps: SLIC (k-means) iterations.
+        min_size_factor: after clustering, each label is split into 4-connected
+            pieces; the largest piece of each cluster stays, and other pieces
+            smaller than this fraction of ``S^2`` pixels join the neighbour of
+            most similar colour.
+
+    Example:
+        >>> SuperpixelOptions(n_segments=300, boundaries=True).validate().n_segments
+        300
+    """
+
+    n_segments: int = option(
+        500, help="approximate number of superpixels", flag="--segments", short="-n", metavar="N"
+    )
+    compactness: float = option(
+        10.0, help="shape regularity vs colour fidelity, scikit-image's scale", metavar="M"
+    )
+    boundaries: bool = option(False, help="draw the outlines over the mean-colour fill")
+    boundaries_only: bool = option(False, help="draw the outlines over the original image, no fill")
+    boundary_color: RGB = option(
+        (1.0, 1.0, 0.0),
+        help="outline colour (default '#ffff00', yellow)",
+        metavar="HEX",
+        parse=parse_hex_color,
+    )
+    num_steps: int = option(10, help="SLIC (k-means) iterations", cli=False)
+    min_size_factor: float = option(
+        0.25, help="stray pieces smaller than this fraction of a cell join a neighbour", cli=False
+    )
+
+    def validate(self) -> SuperpixelOptions:
+        """Check every field; raise :class:`~easel.options.OptionError` naming the first bad one.
+
+        Example:
+            >>> SuperpixelOptions(compactness=0).validate()
+            Traceback (most recent call last):
+            ...
+            easel.options.OptionError: compactness must be a number > 0, got 0
+        """
+        if not _whole(self.n_segments):
+            raise OptionError("n_segments", f"must be a whole number, got {self.n_segments!r}")
+        if self.n_segments < 1:
+            raise OptionError("n_segments", f"must be >= 1, got {self.n_segments}")
+        if not (_finite(self.compactness) and self.compactness > 0):
+            raise OptionError("compactness", f"must be a number > 0, got {self.compactness}")
+        if self.boundaries and self.boundaries_only:
+            raise OptionError(
+                "boundaries_only",
+                "draws the outlines over the original image; it cannot be combined with boundaries",
+            )
+        color = tuple(self.boundary_color)
+        if len(color) != 3 or not all(_finite(c) and 0.0 <= c <= 1.0 for c in color):
+            raise OptionError(
+                "boundary_color", f"must be three numbers in [0, 1]; got {self.boundary_color!r}"
+            )
+        if not (_whole(self.num_steps) and self.num_steps >= 1):
+            raise OptionError("num_steps", f"must be >= 1, got {self.num_steps}")
+        if not (_finite(self.min_size_factor) and 0.0 <= self.min_size_factor <= 1.0):
+            raise OptionError("min_size_factor", f"must be in [0, 1], got {self.min_size_factor}")
+        return self
+
+
+@dataclass(frozen=True)
+class SuperpixelResult:
+    """The result of :func:`superpixel_mosaic`.
+
+    Attributes:
+        image: ``(H, W, 3)`` float32 RGB in [0, 1]: the mosaic (or the outlines over the image).
+        labels: ``(H, W)`` int32 superpixel labels, consecutive from 0.
+
+    Example:
+        >>> result = superpixel_mosaic(np.zeros((4, 4, 3), np.float32), n_segments=4)
+        >>> result.image.shape, result.n_segments
+        ((4, 4, 3), 4)
+    """
+
+    image: FloatImage
+    labels: NDArray[np.int32]
+
+    @property
+    def n_segments(self) -> int:
+        """How many superpixels were made (about ``n_segments``; at most one per pixel)."""
+        return int(self.labels.max()) + 1 if self.labels.size else 0
 
 
 def _check_labels(labels: ArrayLike, shape: tuple[int, int] | None = None) -> NDArray[np.intp]:
@@ -65,246 +204,43 @@ def relabel_consecutive(labels: ArrayLike) -> NDArray[np.int32]:
     return lut.astype(np.int32)[arr]
 
 
-# ---------------------------------------------------------------- numba kernels
-
-
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def _slic_step(
-    lab: np.ndarray,
-    centers: np.ndarray,
-    ny: int,
-    nx: int,
-    wspace: np.float32,
-    labels: np.ndarray,
-    n_chunks: int,
-) -> np.ndarray:  # pragma: no cover - numba
-    """One SLIC iteration: assign every pixel to the best of the 3x3 nearest grid centres,
-    then return the updated centres ``(K, 5)``: L, a, b, y, x.
-
-    Pixel-centric (as in gSLICr), so rows run in parallel; each chunk of rows
-    accumulates its own sums, which are added at the end.
-    """
-    height, width = labels.shape
-    k = centers.shape[0]
-    cell_h = height / ny
-    cell_w = width / nx
-    partial = np.zeros((n_chunks, k, 6), np.float64)
-    rows_per = (height + n_chunks - 1) // n_chunks
-    # column range of each grid cell, consistent with gj = floor(x / cell_w)
-    col_start = np.empty(nx + 1, np.int64)
-    for j in range(nx + 1):
-        col_start[j] = min(width, int(np.ceil(j * cell_w)))
-    col_start[nx] = width
-    for chunk in numba.prange(n_chunks):
-        y0 = chunk * rows_per
-        y1 = min(height, y0 + rows_per)
-        cl = np.empty(9, np.float32)
-        ca = np.empty(9, np.float32)
-        cb = np.empty(9, np.float32)
-        cx = np.empty(9, np.float32)
-        cyw = np.empty(9, np.float32)
-        cid = np.empty(9, np.int64)
-        acc = partial[chunk]
-        for y in range(y0, y1):
-            gi = min(int(y / cell_h), ny - 1)
-            i0 = max(gi - 1, 0)
-            i1 = min(gi + 1, ny - 1)
-            fy = np.float32(y)
-            for gj in range(nx):
-                j0 = max(gj - 1, 0)
-                j1 = min(gj + 1, nx - 1)
-                m = 0
-                for i in range(i0, i1 + 1):
-                    for j in range(j0, j1 + 1):
-                        c = i * nx + j
-                        cid[m] = c
-                        cl[m] = centers[c, 0]
-                        ca[m] = centers[c, 1]
-                        cb[m] = centers[c, 2]
-                        dy = fy - centers[c, 3]
-                        cyw[m] = wspace * dy * dy
-                        cx[m] = centers[c, 4]
-                        m += 1
-                for x in range(col_start[gj], col_start[gj + 1]):
-                    p0 = lab[y, x, 0]
-                    p1 = lab[y, x, 1]
-                    p2 = lab[y, x, 2]
-                    fx = np.float32(x)
-                    best = 0
-                    best_d = np.float32(np.inf)
-                    for t in range(m):
-                        d0 = p0 - cl[t]
-                        d1 = p1 - ca[t]
-                        d2 = p2 - cb[t]
-                        dx = fx - cx[t]
-                        d = d0 * d0 + d1 * d1 + d2 * d2 + cyw[t] + wspace * dx * dx
-                        if d < best_d:
-                            best_d = d
-                            best = t
-                    c = cid[best]
-                    labels[y, x] = c
-                    acc[c, 0] += p0
-                    acc[c, 1] += p1
-                    acc[c, 2] += p2
-                    acc[c, 3] += y
-                    acc[c, 4] += x
-                    acc[c, 5] += 1.0
-    new = centers.copy()
-    for c in range(k):
-        total = 0.0
-        for chunk in range(n_chunks):
-            total += partial[chunk, c, 5]
-        if total > 0:
-            for f in range(5):
-                acc = 0.0
-                for chunk in range(n_chunks):
-                    acc += partial[chunk, c, f]
-                new[c, f] = acc / total
-    return new
-
-
-@numba.njit(cache=True)
-def _connect(
-    labels: np.ndarray, lab: np.ndarray, centers: np.ndarray, min_size: int
-) -> tuple[np.ndarray, int]:  # pragma: no cover - numba
-    """Split SLIC clusters into 4-connected regions; merge stray fragments.
-
-    A raster-order flood fill numbers the connected components. The largest
-    component of each cluster is always kept, as is any component of at least
-    ``min_size`` pixels; other fragments merge into the earlier neighbouring
-    component whose cluster colour is closest to the fragment's mean colour
-    (the pixels above and left of a fragment's first pixel come earlier, so
-    there is always one). Returns labels consecutive from 0 in raster order and
-    their count.
-    """
-    height, width = labels.shape
-    npix = height * width
-    flat = labels.ravel()
-    colors = lab.reshape(npix, 3)
-    comp = np.full(npix, -1, np.int32)
-    queue = np.empty(npix, np.int32)
-    cap = 4 * max(min_size, 1) + 4
-    cand = np.empty(cap, np.int32)  # neighbour pixels in earlier components
-    sizes = np.empty(npix, np.int32)
-    values = np.empty(npix, np.int32)
-    target = np.full(npix, -1, np.int32)  # best earlier component to merge into
-    n = 0
-    for start in range(npix):
-        if comp[start] >= 0:
-            continue
-        value = flat[start]
-        comp[start] = n
-        queue[0] = start
-        head = 0
-        tail = 1
-        n_cand = 0
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        while head < tail:
-            p = queue[head]
-            head += 1
-            y = p // width
-            x = p - y * width
-            s0 += colors[p, 0]
-            s1 += colors[p, 1]
-            s2 += colors[p, 2]
-            for t in range(4):
-                if t == 0:
-                    if x == 0:
-                        continue
-                    q = p - 1
-                elif t == 1:
-                    if x + 1 >= width:
-                        continue
-                    q = p + 1
-                elif t == 2:
-                    if y == 0:
-                        continue
-                    q = p - width
-                else:
-                    if y + 1 >= height:
-                        continue
-                    q = p + width
-                if flat[q] == value:
-                    if comp[q] < 0:
-                        comp[q] = n
-                        queue[tail] = q
-                        tail += 1
-                elif comp[q] >= 0 and tail <= min_size and n_cand < cap:
-                    cand[n_cand] = q
-                    n_cand += 1
-        sizes[n] = tail
-        values[n] = value
-        if tail < min_size and n_cand > 0:
-            m0 = s0 / tail
-            m1 = s1 / tail
-            m2 = s2 / tail
-            best_d = np.inf
-            for i in range(n_cand):
-                q = cand[i]
-                c = flat[q]
-                d0 = m0 - centers[c, 0]
-                d1 = m1 - centers[c, 1]
-                d2 = m2 - centers[c, 2]
-                d = d0 * d0 + d1 * d1 + d2 * d2
-                if d < best_d:
-                    best_d = d
-                    target[n] = comp[q]
-        n += 1
-    # the largest component of each cluster is its core and is never merged away
-    core = np.full(centers.shape[0], -1, np.int32)
-    for c in range(n):
-        v = values[c]
-        if core[v] < 0 or sizes[c] > sizes[core[v]]:
-            core[v] = c
-    final = np.empty(n, np.int32)
-    count = 0
-    for c in range(n):
-        if target[c] < 0 or core[values[c]] == c:
-            final[c] = count
-            count += 1
-        else:
-            final[c] = final[target[c]]
-    for i in range(npix):
-        comp[i] = final[comp[i]]
-    return comp.reshape(height, width), count
-
-
 # ---------------------------------------------------------------- public API
 
 
 def slic_superpixels(
     image: ArrayLike,
-    n_segments: int = 500,
-    compactness: float = 10.0,
+    n_segments: int | None = None,
+    compactness: float | None = None,
     *,
-    num_steps: int = 10,
-    min_size_factor: float = 0.25,
+    options: SuperpixelOptions | None = None,
     progress: ProgressFn | None = None,
+    **overrides: Any,
 ) -> NDArray[np.int32]:
     """Segment an image into about ``n_segments`` compact regions of similar colour (SLIC in CIELAB).
 
     Args:
         image: ``(H, W, 3)`` float32 RGB in [0, 1] (``uint8``, gray and RGBA are
             accepted as in :func:`easel.image.as_float_rgb`; alpha is ignored).
-        n_segments: approximate number of superpixels, >= 1. Seeds start on a
-            grid of step ``S = sqrt(H * W / n_segments)`` pixels.
-        compactness: > 0, on scikit-image's scale: larger values give squarer
-            superpixels, smaller ones follow colour edges more closely (1-40 is useful).
-        num_steps: SLIC (k-means) iterations.
-        min_size_factor: after clustering, each label is split into 4-connected
-            pieces; the largest piece of each cluster stays, and other pieces
+        n_segments: approximate number of superpixels, >= 1 (default
+            ``options.n_segments``, 500). Seeds start on a grid of step
+            ``S = sqrt(H * W / n_segments)`` pixels.
+        compactness: > 0, on scikit-image's scale (default ``options.compactness``,
+            10): larger values give squarer superpixels, smaller ones follow colour
+            edges more closely (1-40 is useful).
+        options: :class:`SuperpixelOptions` (defaults when ``None``); its
+            ``num_steps`` (SLIC iterations) and ``min_size_factor`` (stray pieces
             smaller than this fraction of ``S^2`` pixels join the neighbour of
-            most similar colour.
+            most similar colour) apply here too.
         progress: optional callback receiving :class:`easel.progress.ProgressUpdate`.
+        **overrides: fields of :class:`SuperpixelOptions` to change (``num_steps=5``).
 
     Returns:
         ``(H, W)`` int32 labels, consecutive from 0 in raster order; every label
         is one 4-connected region. SLIC is deterministic, so there is no seed.
 
     Raises:
-        InputError: ``n_segments < 1``, ``compactness <= 0``, bad option values or an invalid image.
+        OptionError: ``n_segments < 1``, ``compactness <= 0`` or another bad option, naming the field.
+        InputError: an invalid image.
 
     Example:
         >>> import numpy as np
@@ -313,21 +249,94 @@ def slic_superpixels(
         >>> labels.shape, labels.dtype.name, bool(np.intersect1d(labels[:, :32], labels[:, 32:]).size == 0)
         ((64, 64), 'int32', True)
     """
-    if isinstance(n_segments, bool) or not isinstance(n_segments, (int, np.integer)):
-        raise InputError(f"n_segments must be a whole number, got {n_segments!r}")
-    if n_segments < 1:
-        raise InputError(f"n_segments must be >= 1, got {n_segments}")
-    if not (
-        isinstance(compactness, (int, float, np.number)) and math.isfinite(compactness) and compactness > 0
-    ):
-        raise InputError(f"compactness must be a number > 0, got {compactness}")
-    if num_steps < 1:
-        raise InputError(f"num_steps must be >= 1, got {num_steps}")
-    if not 0.0 <= min_size_factor <= 1.0:
-        raise InputError(f"min_size_factor must be in [0, 1], got {min_size_factor}")
+    opts = _resolve(options, n_segments, compactness, overrides)
+    return _segment(as_float_rgb(image), opts, progress)
+
+
+def superpixel_mosaic(
+    image: ArrayLike,
+    options: SuperpixelOptions | None = None,
+    *,
+    progress: ProgressFn | None = None,
+    **overrides: Any,
+) -> SuperpixelResult:
+    """SLIC superpixels drawn as ``easel superpixels`` draws them: a mean-colour mosaic, with outlines if asked.
+
+    Args:
+        image: ``(H, W, 3)`` float32 RGB in [0, 1] (``uint8`` etc. accepted).
+        options: :class:`SuperpixelOptions` (defaults when ``None``): the
+            segmentation (``n_segments``, ``compactness`` ...) and what is drawn:
+            the mosaic (default), the mosaic with outlines (``boundaries``), or
+            the outlines over the original image (``boundaries_only``), in
+            ``boundary_color``.
+        progress: optional callback receiving :class:`easel.progress.ProgressUpdate`.
+        **overrides: fields of :class:`SuperpixelOptions` to change (``n_segments=300``).
+
+    Returns:
+        A :class:`SuperpixelResult`: the ``(H, W, 3)`` float32 picture and the ``(H, W)`` labels.
+
+    Raises:
+        OptionError: a bad option, naming the field. InputError: an invalid image.
+
+    Example:
+        >>> img = np.zeros((32, 32, 3), np.float32); img[:, 16:] = 1.0
+        >>> result = superpixel_mosaic(img, n_segments=4, boundaries=True)
+        >>> result.image.shape, result.n_segments >= 2
+        ((32, 32, 3), True)
+    """
+    opts = _resolve(options, None, None, overrides)
     rgb = as_float_rgb(image)
+    labels = _segment(rgb, opts, progress)
+    if opts.boundaries_only:
+        picture = mark_boundaries(rgb, labels, opts.boundary_color)
+    else:
+        picture = mean_color(rgb, labels)
+        if opts.boundaries:
+            picture = mark_boundaries(picture, labels, opts.boundary_color)
+    return SuperpixelResult(image=picture, labels=labels)
+
+
+def _resolve(
+    options: SuperpixelOptions | None,
+    n_segments: int | None,
+    compactness: float | None,
+    overrides: dict[str, Any],
+) -> SuperpixelOptions:
+    """``options`` (or the defaults) with the explicit arguments and ``overrides`` applied, validated."""
+    if n_segments is not None:
+        overrides["n_segments"] = n_segments
+    if compactness is not None:
+        overrides["compactness"] = compactness
+    return replace(options or SuperpixelOptions(), **overrides).validate()
+
+
+def _segment(rgb: FloatImage, opts: SuperpixelOptions, progress: ProgressFn | None) -> NDArray[np.int32]:
+    from easel.art._kernels import threads_for  # numba loads here, not at import
+
     with threads_for(rgb.shape[0] * rgb.shape[1]):
-        return _slic(rgb, int(n_segments), float(compactness), num_steps, min_size_factor, progress)
+        return _slic(
+            rgb, int(opts.n_segments), float(opts.compactness), opts.num_steps, opts.min_size_factor, progress
+        )
+
+
+def _seed_grid(height: int, width: int, n_segments: int) -> tuple[int, int]:
+    """Rows and columns of the SLIC seed grid: cells of side about ``S = sqrt(H * W / n_segments)``.
+
+    At most one seed per pixel. A side shorter than half a step (a thin strip,
+    such as a 1 x N image) gets a single row or column of seeds, and the other
+    side then takes all ``n_segments`` of them.
+
+    Example:
+        >>> _seed_grid(60, 90, 6), _seed_grid(3, 3, 500), _seed_grid(1, 40, 4)
+        ((2, 3), (3, 3), (1, 4))
+    """
+    step = math.sqrt(height * width / n_segments)
+    rows, cols = round(height / step), round(width / step)
+    if rows < 1:
+        return 1, max(1, min(width, n_segments))
+    if cols < 1:
+        return max(1, min(height, n_segments)), 1
+    return min(height, rows), min(width, cols)
 
 
 def _slic(
@@ -340,6 +349,8 @@ def _slic(
 ) -> NDArray[np.int32]:
     import cv2
 
+    from easel.art import _kernels
+
     height, width = rgb.shape[:2]
     total = num_steps + 1
     report(progress, "superpixels", 0, total)
@@ -347,8 +358,7 @@ def _slic(
     # L in [0, 100], a and b about [-128, 127]: the scale scikit-image's slic uses
     lab = np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab), dtype=np.float32)
     step = math.sqrt(height * width / int(n_segments))
-    ny = max(1, min(height, int(round(height / step))))
-    nx = max(1, min(width, int(round(width / step))))
+    ny, nx = _seed_grid(height, width, int(n_segments))
     k = ny * nx
     # rows are split into a fixed number of chunks (not the thread count), so the sums and
     # labels do not depend on the machine; accumulators cost n_chunks * K * 48 bytes (<= 256 MB)
@@ -379,7 +389,7 @@ def _slic(
         coarse_labels = np.empty((lh, lw), np.int32)
         wcoarse = np.float32(float(compactness) ** 2 / (step * scale) ** 2)
         for _ in range(num_steps - fine_steps):
-            centers = _slic_step(level, centers, ny, nx, wcoarse, coarse_labels, n_chunks)
+            centers = _kernels.slic_step(level, centers, ny, nx, wcoarse, coarse_labels, n_chunks)
             done += 1
             report(progress, "superpixels", done, total)
         # coarse pixel i covers full-resolution pixels [2i, 2i + 2): centre 2i + 0.5
@@ -389,12 +399,12 @@ def _slic(
     wspace = np.float32(float(compactness) ** 2 / step**2)
     labels = np.empty((height, width), np.int32)
     for _ in range(fine_steps):
-        centers = _slic_step(lab, centers, ny, nx, wspace, labels, n_chunks)
+        centers = _kernels.slic_step(lab, centers, ny, nx, wspace, labels, n_chunks)
         done += 1
         report(progress, "superpixels", done, total)
 
     min_size = int(min_size_factor * step * step)
-    out, _n = _connect(labels, lab, centers, min_size)
+    out, _n = _kernels.connect_regions(labels, lab, centers, min_size)
     report(progress, "superpixels", total, total, segments=float(out.max() + 1))
     return out
 

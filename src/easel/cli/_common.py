@@ -158,8 +158,11 @@ class _Bar:
             self.close()
             self.stage = update.stage
             unit_scale = update.total > 10_000_000
+            # the bar starts where the stage is now: a rate is shown only once steps are timed
+            # (drawing the first step at once would show thousands of steps per second)
             self.bar = tqdm(
                 total=update.total or None,
+                initial=update.step,
                 desc=update.stage,
                 file=sys.stderr,
                 leave=False,
@@ -278,8 +281,10 @@ def load_image(
     ``min_size`` is the smallest side the command can use (default: the input guard's).
     """
     with ctx.timed("read"):
-        loaded = read_image(path, max_size=max_size) if min_size is None else read_image(
-            path, max_size=max_size, min_size=min_size
+        loaded = (
+            read_image(path, max_size=max_size)
+            if min_size is None
+            else read_image(path, max_size=max_size, min_size=min_size)
         )
     if loaded.downscaled:
         h, w = loaded.original_size

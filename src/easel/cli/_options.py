@@ -129,8 +129,14 @@ def add_options(
                 opt.spec.group, argument_group(parser, opt.spec.group)
             )
         default = (defaults or {}).get(opt.name, opt.default)
-        help_text = opt.spec.help
-        names = [opt.flag] + ([opt.spec.short] if opt.spec.short else [])
+        help_text = opt.spec.help.replace("%", "%%")  # argparse formats help with %
+        # a one-letter flag comes first, as in `-k/--colors`, in --help and in messages;
+        # a longer alias (`--output-size` for `--size`) follows the flag and is not named
+        short = opt.spec.short
+        if short and len(short) == 2:
+            names, shown_flag = [short, opt.flag], f"{short}/{opt.flag}"
+        else:
+            names, shown_flag = [opt.flag, *([short] if short else [])], opt.flag
         if opt.base_type is bool:
             if default:
                 negative = opt.spec.negative_flag or "--no-" + opt.name.replace("_", "-")
@@ -138,7 +144,7 @@ def add_options(
                 flags[opt.name] = negative
             else:
                 target.add_argument(*names, dest=opt.name, action="store_true", help=help_text)
-                flags[opt.name] = opt.flag
+                flags[opt.name] = shown_flag
             parser.set_defaults(**{opt.name: default})
             continue
         choices = opt.spec.choices
@@ -156,7 +162,7 @@ def add_options(
         if opt.spec.metavar:
             kwargs["metavar"] = opt.spec.metavar
         target.add_argument(*names, **kwargs)
-        flags[opt.name] = opt.flag
+        flags[opt.name] = shown_flag
     parser.set_defaults(**{FLAGS_DEST: flags})
     return flags
 

@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     from easel.cli import command_modules
-    from easel.gallery import Gallery
+    from easel.cli._gallery import Gallery
 
     out: Path = args.output
     if out.exists() and not out.is_dir():

@@ -11,19 +11,18 @@ from numpy.typing import NDArray
 
 from easel.cli._common import (
     CommandContext,
-    add_device,
     add_max_size,
     add_output,
-    add_weights,
     load_image,
-    positive_int,
-    prepare_output,
     save_record,
 )
+from easel.cli._options import add_options, argument_group, options_from_args
 from easel.errors import InputError
+from easel.io.outputs import OutputPlan
+from easel.options import declared_options, options_dict
 
 if TYPE_CHECKING:
-    from easel.gallery import Gallery
+    from easel.cli._gallery import Gallery
 
 NAME = "depth"
 ORDER = 50
@@ -60,26 +59,9 @@ See docs/depth.md.
 PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
-def depth_range_arg(text: str) -> tuple[float, float]:
-    """``"near,far"`` -> ``(near, far)`` with ``0 < near < far``."""
-    from easel.depth.convert import check_depth_range
-
-    parts = [p.strip() for p in text.split(",")]
-    if len(parts) != 2:
-        raise argparse.ArgumentTypeError(f"expected near,far (two numbers), got {text!r}")
-    try:
-        values = (float(parts[0]), float(parts[1]))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected near,far (two numbers), got {text!r}") from None
-    try:
-        return check_depth_range(values)
-    except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from easel.depth.files import DEPTH_KINDS, DEPTH_SUFFIXES
-    from easel.depth.registry import DEFAULT_MODEL
+    from easel.depth.files import DEPTH_SUFFIXES
+    from easel.depth.options import DepthOptions
 
     parser.add_argument(
         "image",
@@ -92,103 +74,60 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--preview", type=Path, metavar="PNG", help="also write a colour-mapped preview (near = bright)"
     )
-    group = parser.add_argument_group("model")
-    group.add_argument(
-        "--model",
-        default=DEFAULT_MODEL,
-        metavar="NAME",
-        help=f"depth network (default {DEFAULT_MODEL}; see the list below)",
-    )
-    add_weights(group, DEFAULT_MODEL)  # type: ignore[arg-type]
-    add_device(group)  # type: ignore[arg-type]
-    group.add_argument(
-        "--precision",
-        choices=("fp32", "bf16", "fp16", "auto"),
-        default="fp32",
-        help="fp32 (default), or bf16/fp16 autocast (faster on GPUs and bf16-capable CPUs)",
-    )
-    depth = parser.add_argument_group("depth")
-    depth.add_argument(
+    argument_group(parser, "model")
+    argument_group(parser, "depth").add_argument(
         "--depth",
         type=Path,
         metavar="FILE",
         help="use this depth/disparity file instead of estimating (.npy, .png, .exr, .tif, .pfm)",
     )
-    depth.add_argument(
-        "--depth-kind",
-        choices=DEPTH_KINDS,
-        default="depth",
-        help="what --depth holds: depth (distance, default) or disparity (larger = nearer)",
-    )
-    depth.add_argument(
-        "--depth-range",
-        type=depth_range_arg,
-        metavar="NEAR,FAR",
-        help="depth of the nearest and farthest pixel in scene units (default 1,10 for relative "
-        "disparity; a --depth of kind depth keeps its own values unless given)",
-    )
-    refine = depth.add_mutually_exclusive_group()
-    refine.add_argument(
-        "--refine",
-        dest="refine",
-        action="store_true",
-        default=None,
-        help="align depth edges to the photo's colour edges (default: on for estimated depth, "
-        "and for a --depth map smaller than the photo)",
-    )
-    refine.add_argument(
-        "--no-refine",
-        dest="refine",
-        action="store_false",
-        help="never refine",
-    )
-    depth.add_argument(
-        "--refine-radius",
-        type=positive_int,
-        metavar="PX",
-        help="refinement window radius (default 1%% of the long side, at least 4)",
-    )
+    add_options(parser, DepthOptions, exclude=("refine",))
+    # --refine / --no-refine: one tri-state field (None = the default rule), two exclusive flags
+    refine = argument_group(parser, "depth").add_mutually_exclusive_group()
+    declared = next(o for o in declared_options(DepthOptions) if o.name == "refine")
+    refine.add_argument("--refine", dest="refine", action="store_true", default=None, help=declared.spec.help)
+    refine.add_argument("--no-refine", dest="refine", action="store_false", help="never refine")
     add_max_size(parser)
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from easel.depth.convert import resize_depth
-    from easel.depth.files import DEPTH_SUFFIXES, read_depth, write_depth
+    from easel.depth.files import DEPTH_SUFFIXES, write_depth
+    from easel.depth.options import DepthOptions
+    from easel.depth.pipeline import depth_for_image
 
+    options: DepthOptions = options_from_args(DepthOptions, args).validate()
     if args.image is None and args.depth is None:
         raise InputError("give a photo (IMAGE) to estimate depth from, or --depth FILE to convert")
     inputs = [p for p in (args.image, args.depth) if p is not None]
-    out = prepare_output(args.output, inputs, args.overwrite, suffixes=DEPTH_SUFFIXES)
+    # every file this run writes, checked together before a pixel is read or a model loaded
+    plan = OutputPlan(inputs=inputs, overwrite=args.overwrite)
+    out = plan.file(args.output, option="-o", suffixes=DEPTH_SUFFIXES, record=True)
     preview = None
     if args.preview is not None:
         if Path(args.preview).resolve() == out.resolve():
             raise InputError(f"{args.preview}: --preview must differ from the output")
-        preview = prepare_output(args.preview, inputs, args.overwrite, suffixes=PREVIEW_SUFFIXES)
+        preview = plan.file(args.preview, option="--preview", suffixes=PREVIEW_SUFFIXES)
+    plan.check()
 
     rgb = None
     if args.image is not None:
         rgb = load_image(args.image, ctx, max_size=args.max_size).rgb
-    source: dict[str, object]
-    if args.depth is not None:
-        if args.weights is not None:
-            ctx.notice("--weights is ignored with --depth (no network runs)")
-        size = None if rgb is None else (rgb.shape[0], rgb.shape[1])
-        with ctx.timed("read_depth"):
-            depth = read_depth(args.depth, kind=args.depth_kind, depth_range=args.depth_range)
-            enlarged = size is not None and depth.shape[0] * depth.shape[1] < size[0] * size[1]
-            if size is not None:
-                depth = resize_depth(depth, size, name=str(args.depth))
-        refined = rgb is not None and (args.refine or (args.refine is None and enlarged))
-        if refined and rgb is not None:
-            from easel.depth.refine import refine_depth
-
-            with ctx.timed("refine"):
-                depth = refine_depth(depth, rgb, radius=args.refine_radius)
-        source = {"depth_file": str(args.depth), "kind": args.depth_kind, "refined": bool(refined)}
-    else:
-        assert rgb is not None
-        depth = _estimate(args, ctx, rgb)
-        source = {"model": args.model, "refined": args.refine is not False}
+        fitted = options.for_image(rgb.shape[:2])
+        if fitted.refine_radius != options.refine_radius:
+            ctx.notice(
+                f"--refine-radius {options.refine_radius} is larger than the photo; using {fitted.refine_radius}"
+            )
+        options = fitted
+    if args.depth is not None and options.weights is not None:
+        ctx.notice("--weights is ignored with --depth (no network runs)")
+    result = depth_for_image(rgb, options, depth_file=args.depth, progress=ctx.progress)
+    ctx.timings.update(result.timings)
+    depth = result.depth
+    source: dict[str, object] = (
+        {"model": result.model, "refined": result.refined}
+        if args.depth is None
+        else {"depth_file": str(args.depth), "kind": options.depth_kind, "refined": result.refined}
+    )
 
     with ctx.timed("write"):
         write_depth(out, depth)
@@ -203,6 +142,17 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
         args,
         ctx,
         inputs=inputs,
+        options={
+            "image": args.image,
+            "depth": args.depth,
+            "output": out,
+            "preview": preview,
+            "max_size": args.max_size,
+            **options_dict(result.options),
+            # what ran, not "auto" (no network runs for a depth file)
+            "device": result.device,
+            "precision": result.precision,
+        },
         extra={
             "depth": {**source, "near": near, "far": far, "height": depth.shape[0], "width": depth.shape[1]}
         },
@@ -210,29 +160,6 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
     also = f" and {preview}" if preview is not None else ""
     ctx.done(f"wrote {out}{also} ({depth.shape[1]}x{depth.shape[0]}, depth {near:.3g} to {far:.3g})")
     return 0
-
-
-def _estimate(args: argparse.Namespace, ctx: CommandContext, rgb: NDArray[np.float32]) -> NDArray[np.float32]:
-    from easel.depth.convert import DEFAULT_DEPTH_RANGE, disparity_to_depth, rescale_depth, validate_depth
-    from easel.depth.estimator import get_estimator
-    from easel.depth.refine import refine_depth, refine_disparity
-
-    with ctx.timed("load_model"):
-        estimator = get_estimator(
-            args.model, weights=args.weights, device=args.device, precision=args.precision
-        )
-    with ctx.timed("network"):
-        raw = estimator.predict(rgb, progress=ctx.progress)
-    name = f"the depth predicted by {args.model}"
-    with ctx.timed("refine"):
-        if estimator.output == "disparity":
-            if args.refine is not False:
-                raw = refine_disparity(raw, rgb, radius=args.refine_radius)
-            return disparity_to_depth(raw, args.depth_range or DEFAULT_DEPTH_RANGE, name=name)
-        depth = validate_depth(raw, name=name)
-        if args.refine is not False:
-            depth = refine_depth(depth, rgb, radius=args.refine_radius)
-        return rescale_depth(depth, args.depth_range) if args.depth_range else depth
 
 
 def demo(gallery: Gallery) -> None:

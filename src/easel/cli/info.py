@@ -29,6 +29,7 @@ examples:
 _LIBRARIES: dict[str, tuple[str, ...]] = {
     "torch": ("torch",),
     "numpy": ("numpy",),
+    "numba": ("numba",),
     "opencv": (
         "opencv-contrib-python-headless",
         "opencv-contrib-python",
@@ -41,6 +42,7 @@ _LIBRARIES: dict[str, tuple[str, ...]] = {
     "scikit-learn": ("scikit-learn",),
     "scipy": ("scipy",),
     "transformers": ("transformers",),
+    "safetensors": ("safetensors",),
 }
 _ENCODERS = {"h264 (.mp4)": "libx264", "vp9 (.webm)": "libvpx-vp9", "gif (.gif)": "gif"}
 

@@ -6,20 +6,22 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from easel.art.quantize import QuantizeOptions
 from easel.cli._common import (
     CommandContext,
     add_max_size,
     add_output,
-    add_seed,
     load_image,
-    positive_int,
-    prepare_output,
     save_record,
 )
+from easel.cli._options import add_options, options_from_args
 from easel.errors import InputError
+from easel.io.outputs import OutputPlan
+from easel.options import options_dict
+from easel.text import plural
 
 if TYPE_CHECKING:
-    from easel.gallery import Gallery
+    from easel.cli._gallery import Gallery
 
 NAME = "quantize"
 HELP = "reduce an image to K colours with K-means (posterize), optionally dithered"
@@ -41,31 +43,15 @@ examples:
 """
 
 
-SPACES = ("rgb", "lab")  # easel.art.quantize.SPACES; not imported here: it loads numba
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
-    parser.add_argument(
-        "-k",
-        "--colors",
-        dest="n_colors",
-        type=positive_int,
-        default=16,
-        metavar="K",
-        help="number of colours (default 16)",
-    )
-    parser.add_argument(
-        "--space", choices=SPACES, default="rgb", help="colour space K-means runs in (default rgb)"
-    )
-    parser.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering against the palette")
+    add_options(parser, QuantizeOptions)
     parser.add_argument(
         "--palette",
         type=Path,
         metavar="PNG",
         help="also write the palette as a swatch strip with hex codes (an image file)",
     )
-    add_seed(parser)
     add_max_size(parser)
     add_output(parser, "output image (.png keeps the colours exact; .jpg blurs them)")
 
@@ -74,25 +60,28 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     from easel.art.quantize import palette_swatch, quantize_colors
     from easel.io.images import WRITE_SUFFIXES, write_image
 
-    out = prepare_output(args.output, [args.image], args.overwrite, suffixes=WRITE_SUFFIXES)
+    options: QuantizeOptions = options_from_args(QuantizeOptions, args).validate()
+    # every file this run writes, checked together before the image is read
+    plan = OutputPlan(inputs=[args.image], overwrite=args.overwrite)
+    out = plan.file(args.output, option="-o", suffixes=WRITE_SUFFIXES, record=True)
     palette_out: Path | None = None
     if args.palette is not None:
         if Path(args.palette).resolve() == out.resolve():
             raise InputError(f"{args.palette}: --palette must differ from -o/--output")
-        palette_out = prepare_output(args.palette, [args.image], args.overwrite, suffixes=WRITE_SUFFIXES)
+        palette_out = plan.file(args.palette, option="--palette", suffixes=WRITE_SUFFIXES)
+    plan.check()
 
-    loaded = load_image(args.image, ctx, args.max_size)
+    loaded = load_image(args.image, ctx, args.max_size, min_size=1)
     with ctx.timed("quantize"):
         result = quantize_colors(
             loaded.rgb,
-            args.n_colors,
-            space=args.space,
-            seed=args.seed,
-            dither=args.dither,
+            options=options,
             # transparent pixels keep their place but do not choose the palette
             mask=None if loaded.alpha is None or not (loaded.alpha > 0).any() else loaded.alpha > 0,
             progress=ctx.progress,
         )
+    if result.note:  # fewer distinct colours than asked: the palette has them all
+        ctx.notice(f"{args.image}: {result.note}")
     with ctx.timed("write"):
         write_image(out, result.image, alpha=loaded.alpha)
         if palette_out is not None:
@@ -102,6 +91,13 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         args,
         ctx,
         inputs=[args.image],
+        options={
+            "image": args.image,
+            "output": out,
+            "palette": palette_out,
+            "max_size": args.max_size,
+            **options_dict(options),
+        },
         extra={
             "palette": result.hex_codes,
             "counts": result.counts.tolist(),
@@ -110,7 +106,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         },
     )
     extra = f" and {palette_out}" if palette_out is not None else ""
-    ctx.done(f"wrote {out}{extra} ({args.n_colors} colours, mse {result.mse:.5f})")
+    n_found = len(result.palette)
+    ctx.done(f"wrote {out}{extra} ({plural(n_found, 'colour')}, mse {result.mse:.5f})")
     return 0
 
 

@@ -11,29 +11,24 @@ import numpy as np
 
 from easel.cli._common import (
     CommandContext,
-    add_device,
     add_max_size,
     add_output,
-    add_seed,
-    add_weights,
     float_list,
-    load_image,
-    non_negative_float,
     positive_float,
     positive_int,
-    prepare_output,
     save_record,
 )
 from easel.errors import InputError
+from easel.text import plural
 
 if TYPE_CHECKING:
-    from easel.gallery import Gallery
-    from easel.io.images import LoadedImage
-    from easel.style.transfer import Style, StyleOptions
+    from easel.cli._gallery import Gallery
+    from easel.style.inputs import StyleInputs
+    from easel.style.options import StyleOptions
 
 log = logging.getLogger(__name__)
 
-PRESERVE_COLOR_CHOICES = ("none", "luminance", "histogram")
+PRESERVE_COLOR_CHOICES = ("none", "luminance", "histogram")  # = easel.style.options' (a test checks)
 
 NAME = "stylize"
 HELP = "paint a photo in the style of one or more images (neural style transfer, VGG-19)"
@@ -76,24 +71,20 @@ examples:
 
 
 def _style_spec(text: str) -> tuple[Path, float]:
-    """``path`` or ``path:weight``."""
-    path, sep, weight = text.rpartition(":")
-    if sep and path and not weight.startswith(("/", "\\")):
-        try:
-            value = float(weight)
-        except ValueError:
-            return Path(text), 1.0
-        if not value >= 0:
-            raise argparse.ArgumentTypeError(f"style weight must be >= 0, got {weight}")
-        return Path(path), value
-    return Path(text), 1.0
+    """``path`` or ``path:weight`` (see :func:`easel.style.inputs.parse_style_spec`)."""
+    from easel.style.inputs import parse_style_spec
 
-
-def _layers(text: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in text.split(",") if part.strip())
+    try:
+        return parse_style_spec(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from easel.cli._options import add_options, argument_group
+    from easel.options import declared_options
+    from easel.style.options import StyleOptions
+
     parser.add_argument("content", type=Path, metavar="CONTENT", help="content photo, or a folder of photos")
     parser.add_argument(
         "-s",
@@ -112,153 +103,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="MASK",
         help="region mask for the style of the same position (white = style applies); content's size",
     )
-    size = parser.add_argument_group("size and iterations")
-    size.add_argument(
-        "--size", type=positive_int, default=512, metavar="PX", help="long side of the output (default 512)"
-    )
-    size.add_argument(
-        "--iterations",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="iterations at the finest scale (default: 80, 500 with --no-multiscale)",
-    )
-    size.add_argument(
-        "--coarse-iterations",
-        type=positive_int,
-        default=200,
-        metavar="N",
-        help="iterations at each coarser scale (default 200)",
-    )
-    size.add_argument(
-        "--no-multiscale",
-        dest="multiscale",
-        action="store_false",
-        help="optimize at full resolution from the first iteration",
-    )
-    size.add_argument(
-        "--min-scale",
-        type=positive_int,
-        default=256,
-        metavar="PX",
-        help="long side of the coarsest scale (default 256)",
-    )
-    size.add_argument(
-        "--tile-size",
-        type=positive_int,
-        default=None,
-        metavar="PX",
-        help="optimize the finest scale in overlapping tiles of PX (for outputs beyond memory)",
-    )
-    size.add_argument(
-        "--tile-overlap", type=positive_int, default=64, metavar="PX", help="tile overlap (default 64)"
-    )
-    size.add_argument(
-        "--style-scale",
-        type=positive_float,
-        default=1.0,
-        metavar="F",
-        help="resize style images to F x the output's long side (default 1)",
-    )
+    # every option of the API's StyleOptions, from its declaration; the CLI widens three:
+    # the two loss weights take a list (a sweep) and --init also takes an image file
+    add_options(parser, StyleOptions, exclude=("content_weight", "style_weight", "init"))
     add_max_size(parser)
-
-    loss = parser.add_argument_group("losses")
-    loss.add_argument(
-        "--content-weight",
-        type=float_list,
-        default=[1.0],
-        metavar="A[,A...]",
-        help="content weight alpha; a list sweeps (default 1)",
-    )
-    loss.add_argument(
-        "--style-weight",
-        type=float_list,
-        default=[100.0],
-        metavar="B[,B...]",
-        help="style weight beta; a list sweeps (default 100)",
-    )
-    loss.add_argument(
-        "--tv-weight",
-        type=non_negative_float,
-        default=0.0,
-        metavar="G",
-        help="total-variation (smoothness) weight (default 0)",
-    )
-    loss.add_argument(
-        "--content-layers",
-        type=_layers,
-        default=("relu4_2",),
-        metavar="L[,L]",
-        help="content layers (default relu4_2)",
-    )
-    loss.add_argument(
-        "--style-layers",
-        type=_layers,
-        default=None,
-        metavar="L[,L]",
-        help="style layers (default relu1_1,relu2_1,relu3_1,relu4_1,relu5_1)",
-    )
-    loss.add_argument(
-        "--style-layer-weights",
-        type=float_list,
-        default=None,
-        metavar="W[,W]",
-        help="per-style-layer weights (default 1,0.75,0.2,0.2,0.2)",
-    )
-    loss.add_argument(
-        "--preserve-color",
-        choices=PRESERVE_COLOR_CHOICES,  # kept in sync with easel.style.color (importing it loads torch)
-        default="none",
-        help="keep the photo's colours: luminance-only transfer, or match the style's histogram",
-    )
-
-    opt = parser.add_argument_group("optimization")
-    opt.add_argument(
+    declared = {opt.name: opt for opt in declared_options(StyleOptions)}
+    loss = argument_group(parser, "losses")
+    for name, letter in (("content_weight", "A"), ("style_weight", "B")):
+        opt = declared[name]
+        loss.add_argument(
+            opt.flag,
+            dest=name,
+            type=float_list,
+            default=[opt.default],
+            metavar=f"{letter}[,{letter}...]",
+            help=f"{opt.spec.help}; a list sweeps (default {opt.default:g})",
+        )
+    argument_group(parser, "optimization").add_argument(
         "--init",
-        default="content",
+        default=declared["init"].default,
         metavar="content|noise|style|FILE",
-        help="starting image (default content)",
+        help=f"{declared['init'].spec.help}, or an image file (default {declared['init'].default})",
     )
-    opt.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs", help="(default lbfgs)")
-    opt.add_argument(
-        "--learning-rate",
-        type=positive_float,
-        default=0.02,
-        metavar="LR",
-        help="Adam step in [0,1] pixel units (default 0.02)",
-    )
-    opt.add_argument(
-        "--lbfgs-history",
-        type=positive_int,
-        default=None,
-        metavar="N",
-        help="L-BFGS history length (default: capped by memory, at most 100)",
-    )
-    opt.add_argument(
-        "--precision",
-        choices=("auto", "fp32", "bf16", "fp16"),
-        default="auto",
-        help="autocast precision (default auto: bf16 on CPU; Grams stay fp32)",
-    )
-    opt.add_argument("--channels-last", action="store_true", help="channels-last convolutions")
-    add_seed(parser)
-    add_device(parser)
-
-    model = parser.add_argument_group("encoder")
-    model.add_argument(
-        "--model",
-        choices=("vgg19-caffe", "vgg19-torchvision"),
-        default="vgg19-caffe",
-        help="encoder weights from the registry (default vgg19-caffe)",
-    )
-    add_weights(parser, "vgg19-caffe")
-    model.add_argument(
-        "--preprocessing",
-        choices=("auto", "caffe", "torchvision"),
-        default="auto",
-        help="preprocessing of --weights (default: from --model or the file name)",
-    )
-    model.add_argument("--pooling", choices=("max", "avg"), default="max", help="(default max)")
 
     rec = parser.add_argument_group("recording")
     rec.add_argument(
@@ -273,7 +139,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="OUT.gif|.mp4",
-        help="write the optimization as an animation",
+        help="write the optimization as an animation (frames at the output size)",
     )
     rec.add_argument("--fps", type=positive_float, default=12.0, help="animation frame rate (default 12)")
     rec.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="16 for 16-bit PNG/TIFF")
@@ -281,216 +147,163 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _options(args: argparse.Namespace) -> StyleOptions:
-    from easel.style.transfer import DEFAULT_STYLE_LAYERS, INIT_CHOICES, StyleOptions
+    """The API's options from the parsed command line (the first value of a sweep list)."""
+    from easel.cli._options import options_from_args
+    from easel.style.options import INIT_CHOICES, StyleOptions
 
-    iterations = args.iterations if args.iterations is not None else (80 if args.multiscale else 500)
-    return StyleOptions(
-        size=args.size,
-        iterations=iterations,
-        coarse_iterations=args.coarse_iterations,
+    options: StyleOptions = options_from_args(
+        StyleOptions,
+        args,
         content_weight=args.content_weight[0],
         style_weight=args.style_weight[0],
-        tv_weight=args.tv_weight,
-        content_layers=tuple(args.content_layers),
-        style_layers=tuple(args.style_layers) if args.style_layers else DEFAULT_STYLE_LAYERS,
-        style_layer_weights=tuple(args.style_layer_weights) if args.style_layer_weights else None,
-        style_scale=args.style_scale,
         init=args.init if args.init in INIT_CHOICES else "content",
-        optimizer=args.optimizer,
-        learning_rate=args.learning_rate,
-        lbfgs_history=args.lbfgs_history,
-        multiscale=args.multiscale,
-        min_scale=args.min_scale,
-        preserve_color=args.preserve_color,
-        pooling=args.pooling,
-        model=args.model,
-        weights=args.weights,
-        preprocessing=args.preprocessing,
-        precision=args.precision,
-        channels_last=args.channels_last,
-        device=args.device,
-        seed=args.seed,
-        tile_size=args.tile_size,
-        tile_overlap=args.tile_overlap,
-    ).validate()
+    )
+    return options.validate()
 
 
-def _check_loaded(loaded: LoadedImage, role: str, ctx: CommandContext) -> np.ndarray:
-    """Tell the user about grayscale/alpha inputs; refuse tiny ones."""
-    from easel.style.transfer import MIN_SIDE
+def _check_memory(args: argparse.Namespace, options: StyleOptions, shape: tuple[int, int]) -> None:
+    """The library's memory check, its message in the user's flags."""
+    from easel.cli._options import flag_for
+    from easel.style.inputs import MemoryLimitError, check_memory
 
-    h, w = loaded.original_size
-    if min(loaded.rgb.shape[:2]) < MIN_SIDE:
-        raise InputError(
-            f"{loaded.path}: {role} is only {w}x{h} px; at least {MIN_SIDE} px on a side is needed"
-        )
-    rgb = loaded.rgb
-    if loaded.alpha is not None:
-        ctx.notice(f"{loaded.path}: {role} has transparency; composited over white")
-        a = loaded.alpha[:, :, None]
-        rgb = (rgb * a + (1.0 - a)).astype(np.float32)
-    if loaded.mode in ("L", "LA", "1", "I", "I;16", "I;16B", "I;16L", "F") or (
-        np.ptp(rgb - rgb.mean(axis=2, keepdims=True)) < 1e-6
-    ):
-        ctx.notice(f"{loaded.path}: {role} is grayscale; its Grams carry no colour")
-    return rgb
-
-
-def _check_memory(options: StyleOptions, shape: tuple[int, int], ctx: CommandContext) -> None:
-    from easel.style.transfer import available_memory, estimate_memory, fit_size
-
-    out_shape = fit_size(shape, options.size)
-    if options.tile_size is not None and max(out_shape) > options.tile_size:
-        tile = options.tile_size
-        need = estimate_memory((min(tile, out_shape[0]), min(tile, out_shape[1])), options)
-    else:
-        need = estimate_memory(out_shape, options)
-    avail = available_memory()
-    if avail is not None and need > avail:
-        gib = 2**30
-        suggestion = "" if options.tile_size else " or use tiled optimization, e.g. --tile-size 1024"
-        raise InputError(
-            f"--size {options.size} ({out_shape[1]}x{out_shape[0]}) needs about {need / gib:.1f} GiB but only "
-            f"{avail / gib:.1f} GiB is available; choose a smaller --size{suggestion}"
-        )
+    try:
+        need = check_memory(options, shape)
+    except MemoryLimitError as exc:
+        raise InputError(exc.with_name(flag_for(args, "size"), flag_for(args, "tile_size"))) from None
     log.debug("estimated peak memory %.2f GiB", need / 2**30)
 
 
-def _expand_styles(specs: list[tuple[Path, float]]) -> tuple[list[tuple[Path, float]], bool]:
-    """Folders expand to their images (with the folder's weight)."""
-    from easel.style.grid import list_images
+def _record(
+    out: Path,
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    inputs: list[Path],
+    options: StyleOptions,
+    status: str,
+    extra: dict[str, Any],
+) -> None:
+    """The run record: the resolved options (the API's, plus what only the CLI takes) and the result."""
+    from easel.devices import autocast_dtype, resolve_device
+    from easel.options import options_dict
 
-    out: list[tuple[Path, float]] = []
-    any_dir = False
-    for path, weight in specs:
-        if path.is_dir():
-            any_dir = True
-            files = list_images(path)
-            if not files:
-                raise InputError(f"{path}: no images in this style folder")
-            out.extend((f, weight) for f in files)
-        else:
-            out.append((path, weight))
-    return out, any_dir
+    resolved: dict[str, Any] = options_dict(options.resolved())
+    device = resolve_device(options.device)
+    dtype = autocast_dtype(device, options.precision)
+    resolved["device"] = str(device)  # what ran, not "auto"
+    resolved["precision"] = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+    resolved.update(
+        content=args.content,
+        style=args.style,
+        mask=args.mask,
+        max_size=args.max_size,
+        save_every=args.save_every,
+        animation=args.animation,
+        fps=args.fps,
+        bit_depth=args.bit_depth,
+        output=args.output,
+    )
+    if len(args.content_weight) > 1 or len(args.style_weight) > 1:
+        resolved.update(content_weight=args.content_weight, style_weight=args.style_weight)
+    if args.init != options.init:
+        resolved["init"] = args.init
+    save_record(out, args, ctx, inputs=inputs, extra=extra, options=resolved, status=status)
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     from easel.io.images import WRITE_SUFFIXES
+    from easel.io.outputs import OutputPlan
+    from easel.style.grid import sweep_path
+    from easel.style.inputs import expand_style_paths
+    from easel.style.options import INIT_CHOICES
 
-    styles, style_dir = _expand_styles(args.style)
-    if args.content.is_dir() or style_dir:
-        return _run_grid(args, ctx, styles)
+    options = _options(args)
+    if args.content.is_dir() or any(path.is_dir() for path, _ in args.style):
+        return _run_grid(args, ctx, options)
+    styles = expand_style_paths(args.style)
     if len(args.mask) > len(styles):
         raise InputError(
-            f"{len(args.mask)} --mask options for {len(styles)} --style options (one mask per style)"
+            f"{len(args.mask)} --mask options for {len(styles)} --style images (one mask per style, in order)"
         )
-    options = _options(args)
     sweeping = len(args.content_weight) > 1 or len(args.style_weight) > 1
-    inputs = [args.content, *(p for p, _ in styles), *args.mask]
-    init_path = None if args.init in ("content", "noise", "style") else Path(args.init)
-    if init_path is not None:
-        inputs.append(init_path)
-    out = prepare_output(args.output, inputs, args.overwrite, suffixes=WRITE_SUFFIXES)
+    init_path = None if args.init in INIT_CHOICES else Path(args.init)
+
+    # every file this run writes, checked together before an image is read or the encoder loads
+    plan = OutputPlan(
+        inputs=[args.content, *(p for p, _ in styles), *args.mask, init_path], overwrite=args.overwrite
+    )
+    out = plan.file(args.output, option="-o", suffixes=WRITE_SUFFIXES, record=True)
     if args.bit_depth == 16 and out.suffix.lower() not in (".png", ".tif", ".tiff"):
-        raise InputError(f"{out}: --bit-depth 16 needs a .png or .tif output")
+        raise InputError(f"-o {out}: --bit-depth 16 needs a .png or .tif output")
+    renders: dict[tuple[float, float], Path] = {}
+    if sweeping:
+        if args.animation is not None or args.save_every is not None:
+            raise InputError(
+                "--animation/--save-every record one run; they cannot be combined with a weight sweep"
+            )
+        for a in args.content_weight:
+            for b in args.style_weight:
+                renders[(a, b)] = plan.file(sweep_path(out, a, b), option="-o (a sweep render)")
     animation = None
     if args.animation is not None:
-        if args.animation.suffix.lower() not in (".gif", ".mp4", ".webm"):
-            raise InputError(f"{args.animation}: --animation must end in .gif, .mp4 or .webm")
-        if sweeping:
-            raise InputError("--animation records one run; it cannot be combined with a weight sweep")
-        animation = prepare_output(args.animation, inputs, args.overwrite)
+        animation = plan.file(args.animation, option="--animation", suffixes=(".gif", ".mp4", ".webm"))
     steps_dir = None
     if args.save_every is not None:
-        steps_dir = out.with_name(f"{out.stem}_steps")
+        steps_dir = plan.folder(out.with_name(f"{out.stem}_steps"), option="--save-every")
+    plan.check()
 
-    content_loaded = load_image(args.content, ctx, args.max_size)
-    content = _check_loaded(content_loaded, "content", ctx)
-    style_objs = _load_styles(styles, args.mask, content_loaded, ctx, args.max_size)
-    init_image = None
-    if init_path is not None:
-        init_image = _check_loaded(load_image(init_path, ctx, args.max_size), "init image", ctx)
-    _check_memory(options, content.shape[:2], ctx)
-
+    inputs = _load_inputs(args, ctx, styles, init_path)
+    _check_memory(args, options, inputs.content.shape[:2])
     if sweeping:
-        return _run_sweep(args, ctx, options, content, style_objs, out, inputs)
+        return _run_sweep(args, ctx, options, inputs, out, renders)
 
-    from easel.style.transfer import StyleInterrupted, Stylizer, fit_size
+    from easel.style.recording import SnapshotRecorder, animation_interval
+    from easel.style.transfer import Stylizer
 
-    final_shape = fit_size(content.shape[:2], options.size)
-    frames: list[np.ndarray] = []
-    total_steps = options.iterations + (options.coarse_iterations or options.iterations) * (
-        len(options.scales(content.shape[:2])) - 1
-    )
-    every = args.save_every or 0
-    if animation is not None and not every:
-        every = max(1, total_steps // 60)
-
-    def snapshot(step: int, image: np.ndarray) -> None:
-        from easel.image import resize, to_uint8
-
-        if steps_dir is not None and args.save_every and step % args.save_every == 0:
-            from easel.io.images import write_image
-
-            steps_dir.mkdir(exist_ok=True)
-            write_image(steps_dir / f"step_{step:05d}.png", image)
-        if animation is not None:
-            frames.append(to_uint8(resize(image, final_shape)))
-
+    frame_every = None
+    if animation is not None:
+        frame_every = animation_interval(options.total_steps(inputs.content.shape[:2]))
+    recorder = SnapshotRecorder(save_every=args.save_every, steps_dir=steps_dir, frame_every=frame_every)
     with ctx.timed("load_model"):
         stylizer = Stylizer(options)
-    interrupted = False
     with ctx.timed("stylize"):
-        try:
-            result = stylizer.run(
-                content,
-                style_objs,
-                init_image=init_image,
-                progress=ctx.progress,
-                callback=snapshot if every else None,
-                snapshot_every=every,
-            )
-        except StyleInterrupted as exc:
-            result = exc.result
-            interrupted = True
-    if animation is not None:
-        from easel.image import to_uint8
-
-        frames.append(to_uint8(result.image))
+        result = stylizer.run(
+            inputs.content,
+            inputs.styles,
+            init_image=inputs.init_image,
+            progress=ctx.progress,
+            on_step=recorder if recorder.active else None,
+        )
+    recorder.finish(result.image)
     _write(out, result.image, args.bit_depth, ctx)
-    if animation is not None and frames:
-        _write_animation(animation, frames, args.fps, ctx)
-    save_record(out, args, ctx, inputs=inputs, extra={"result": result.summary()})
-    if interrupted:
-        ctx.notice(f"interrupted: saved the image reached so far to {out}")
-        return 130
-    if result.status != "done":
+    if animation is not None and recorder.frames:
+        _write_animation(animation, recorder.frames, args.fps, ctx)
+    extra: dict[str, Any] = {"result": result.summary()}
+    if steps_dir is not None:
+        extra["steps"] = [str(p) for p in recorder.written]
+    if animation is not None:
+        extra["animation"] = {"path": str(animation), "frames": len(recorder.frames), "fps": args.fps}
+    _record(out, args, ctx, inputs.paths, options, result.status, extra)
+    if result.status == "interrupted":
+        saved = f" and {plural(len(recorder.frames), 'animation frame')} to {animation}" if animation else ""
+        ctx.notice(f"interrupted: saved the image reached so far to {out}{saved}")
+        return ctx.interrupted_exit_code()
+    if result.status == "non-finite":
         ctx.notice(f"{result.message}; wrote {out}")
         return 1
     ctx.done(f"wrote {out} ({result.image.shape[1]}x{result.image.shape[0]}, loss {result.final_loss:.4g})")
     return 0
 
 
-def _load_styles(
-    styles: list[tuple[Path, float]],
-    masks: list[Path],
-    content: LoadedImage,
-    ctx: CommandContext,
-    max_size: int | None,
-) -> list[Style]:
-    from easel.style.transfer import Style, check_mask_shape
+def _load_inputs(
+    args: argparse.Namespace, ctx: CommandContext, styles: list[tuple[Path, float]], init_path: Path | None
+) -> StyleInputs:
+    from easel.style.inputs import load_style_inputs
 
-    out = []
-    for index, (path, weight) in enumerate(styles):
-        loaded = load_image(path, ctx, max_size)
-        rgb = _check_loaded(loaded, "style", ctx)
-        mask = None
-        if index < len(masks):
-            mloaded = load_image(masks[index], ctx, None)
-            check_mask_shape(mloaded.original_size, content.original_size, name=str(masks[index]))
-            mask = mloaded.rgb.mean(axis=2).astype(np.float32)
-        out.append(Style(rgb, weight=weight, mask=mask, key=str(path.resolve())))
-    return out
+    with ctx.timed("read"):
+        inputs = load_style_inputs(args.content, styles, args.mask, init_path, max_size=args.max_size)
+    for note in inputs.notes:
+        ctx.notice(note)
+    return inputs
 
 
 def _write(out: Path, image: np.ndarray, bit_depth: int, ctx: CommandContext) -> None:
@@ -516,31 +329,29 @@ def _run_sweep(
     args: argparse.Namespace,
     ctx: CommandContext,
     options: StyleOptions,
-    content: np.ndarray,
-    styles: list[Style],
+    inputs: StyleInputs,
     out: Path,
-    inputs: list[Path],
+    renders: dict[tuple[float, float], Path],
 ) -> int:
     from easel.style.grid import SweepItem, sweep, sweep_sheet
 
-    paths: list[str] = []
+    written: list[tuple[SweepItem, Path]] = []
 
     def save_item(item: SweepItem) -> None:
-        path = out.with_name(
-            f"{out.stem}_c{_fmt(item.content_weight)}_s{_fmt(item.style_weight)}{out.suffix}"
-        )
+        path = renders[(item.content_weight, item.style_weight)]
         _write(path, item.result.image, args.bit_depth, ctx)
-        paths.append(str(path))
+        written.append((item, path))
 
     with ctx.timed("stylize"):
         items = sweep(
-            content,
-            styles,
+            inputs.content,
+            inputs.styles,
             options,
             args.content_weight,
             args.style_weight,
             progress=ctx.progress,
             on_item=save_item,
+            init_image=inputs.init_image,
         )
     _write(
         out,
@@ -548,27 +359,39 @@ def _run_sweep(
         8 if out.suffix.lower() not in (".png", ".tif", ".tiff") else args.bit_depth,
         ctx,
     )
+    interrupted = bool(items) and items[-1].result.status == "interrupted"
     extra: dict[str, Any] = {
         "renders": [
             {
                 "content_weight": i.content_weight,
                 "style_weight": i.style_weight,
-                "path": p,
+                "path": str(p),
+                "status": i.result.status,
                 "final_loss": i.result.final_loss,
             }
-            for i, p in zip(items, paths, strict=True)
+            for i, p in written
         ]
     }
-    save_record(out, args, ctx, inputs=inputs, extra=extra)
-    bad = [i for i in items if i.result.status != "done"]
+    status = "interrupted" if interrupted else "finished"
+    _record(out, args, ctx, inputs.paths, options, status, extra)
+    if interrupted:
+        ctx.notice(
+            f"interrupted: saved {plural(len(written), 'render')} (the last one unfinished) "
+            f"and the contact sheet {out}"
+        )
+        return ctx.interrupted_exit_code()
+    bad = [i for i in items if i.result.status == "non-finite"]
     for item in bad:
         ctx.notice(f"a={_fmt(item.content_weight)} b={_fmt(item.style_weight)}: {item.result.message}")
-    ctx.done(f"wrote {len(items)} renders and the contact sheet {out}")
+    ctx.done(f"wrote {plural(len(items), 'render')} and the contact sheet {out}")
     return 1 if bad else 0
 
 
-def _run_grid(args: argparse.Namespace, ctx: CommandContext, styles: list[tuple[Path, float]]) -> int:
-    from easel.style.grid import list_images, stylize_grid
+def _run_grid(args: argparse.Namespace, ctx: CommandContext, options: StyleOptions) -> int:
+    from easel.io.images import read_image
+    from easel.io.outputs import OutputPlan
+    from easel.style.grid import plan_grid, render_grid
+    from easel.style.options import INIT_CHOICES
 
     if args.mask:
         raise InputError("--mask applies to a single content image, not to a folder grid")
@@ -576,38 +399,42 @@ def _run_grid(args: argparse.Namespace, ctx: CommandContext, styles: list[tuple[
         raise InputError("weight sweeps apply to a single content image, not to a folder grid")
     if args.animation is not None or args.save_every is not None:
         raise InputError("--animation/--save-every record a single run, not a grid")
-    contents = list_images(args.content) if args.content.is_dir() else [args.content]
-    if not contents:
-        raise InputError(f"{args.content}: no images in this folder")
+    if args.init not in INIT_CHOICES:
+        raise InputError("--init FILE applies to a single content image, not to a folder grid")
     out = Path(args.output)
     if out.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff"):
-        raise InputError(f"{out}: a grid writes many images; -o must be a folder")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder")
-    if not out.resolve().parent.is_dir():
-        raise InputError(f"{out}: parent folder {out.resolve().parent} does not exist")
-    options = _options(args)
-    for path in contents:
-        _check_memory(options, load_image(path, ctx, args.max_size).rgb.shape[:2], ctx)
+        raise InputError(f"-o {out}: a grid writes many images; -o must be a folder")
     suffix = ".tif" if args.bit_depth == 16 else ".png"
+    plan = OutputPlan(overwrite=args.overwrite)
+    grid = plan_grid(
+        args.content,
+        args.style,
+        out,
+        suffix=suffix,
+        overwrite=args.overwrite,
+        plan=plan,
+        record=True,
+        option="-o",
+    )
+    plan.check()
+    for path in dict.fromkeys(cell.content for cell in grid.todo):
+        with ctx.timed("read"):
+            shape = read_image(path, max_size=args.max_size).size
+        _check_memory(args, options, shape)
     with ctx.timed("stylize"):
-        report = stylize_grid(
-            contents,
-            styles,
-            out,
-            options,
-            suffix=suffix,
-            overwrite=args.overwrite,
-            max_size=args.max_size,
-            bit_depth=args.bit_depth,
-            progress=ctx.progress,
+        report = render_grid(
+            grid, options, max_size=args.max_size, bit_depth=args.bit_depth, progress=ctx.progress
         )
-    save_record(
+    for note in dict.fromkeys(report.notes):
+        ctx.notice(note)
+    _record(
         out,
         args,
         ctx,
-        inputs=[*contents, *(p for p, _ in styles)],
-        extra={
+        [*grid.contents, *(p for p, _ in grid.styles)],
+        options,
+        report.status,
+        {
             "done": [str(p) for p in report.done],
             "skipped": [str(p) for p in report.skipped],
             "failed": [[str(p), m] for p, m in report.failed],
@@ -615,17 +442,24 @@ def _run_grid(args: argparse.Namespace, ctx: CommandContext, styles: list[tuple[
         },
     )
     if report.skipped:
-        ctx.notice(f"skipped {len(report.skipped)} finished pairs (use --overwrite to render them again)")
+        ctx.notice(
+            f"skipped {plural(len(report.skipped), 'finished pair')} (use --overwrite to render them again)"
+        )
     for path, message in report.failed:
         ctx.notice(f"{path}: {message}")
-    ctx.done(f"wrote {len(report.done)} images and {report.sheet} into {out}")
+    if report.status == "interrupted":
+        ctx.notice(
+            f"interrupted: wrote {plural(len(report.done), 'image')} and {report.sheet}; run again to resume"
+        )
+        return ctx.interrupted_exit_code()
+    ctx.done(f"wrote {plural(len(report.done), 'image')} and {report.sheet} into {out}")
     return 1 if report.failed else 0
 
 
 def demo(gallery: Gallery) -> None:
     """Stylize a bundled photo with a random-weight VGG-19 when real weights are absent (small, fast)."""
     from easel import weights
-    from easel.style.vgg import save_random_vgg19
+    from easel.nets.vgg import save_random_vgg19
 
     content = gallery.sample("astronaut", max_size=256)
     style = gallery.sample("immunohistochemistry", max_size=256)

@@ -6,19 +6,21 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from easel.art.superpixels import SuperpixelOptions
 from easel.cli._common import (
     CommandContext,
     add_max_size,
     add_output,
     load_image,
-    positive_float,
-    positive_int,
-    prepare_output,
     save_record,
 )
+from easel.cli._options import add_options, options_from_args
+from easel.io.outputs import OutputPlan
+from easel.options import declared_options, options_dict
+from easel.text import plural
 
 if TYPE_CHECKING:
-    from easel.gallery import Gallery
+    from easel.cli._gallery import Gallery
 
 NAME = "superpixels"
 HELP = "SLIC superpixels: a mosaic of compact regions, each filled with its mean colour"
@@ -42,80 +44,53 @@ examples:
   easel superpixels photo.jpg -n 2000 --boundaries-only --boundary-color '#ff0000' -o outlines.png
 """
 
-
-def _hex_color(text: str) -> tuple[float, float, float]:
-    value = text.strip().lstrip("#")
-    if len(value) == 3:
-        value = "".join(ch * 2 for ch in value)
-    try:
-        if len(value) != 6:
-            raise ValueError
-        rgb = tuple(int(value[i : i + 2], 16) / 255.0 for i in (0, 2, 4))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a colour like '#ffcc00', got {text!r}") from None
-    return rgb[0], rgb[1], rgb[2]
+_MODES = ("boundaries", "boundaries_only")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
-    parser.add_argument(
-        "-n",
-        "--segments",
-        dest="n_segments",
-        type=positive_int,
-        default=500,
-        metavar="N",
-        help="approximate number of superpixels (default 500)",
-    )
-    parser.add_argument(
-        "--compactness",
-        type=positive_float,
-        default=10.0,
-        metavar="M",
-        help="shape regularity vs colour fidelity, scikit-image's scale (default 10)",
-    )
+    add_options(parser, SuperpixelOptions, exclude=_MODES)
+    # what is drawn: the two outline modes exclude each other (the declaration says so too)
+    declared = {o.name: o for o in declared_options(SuperpixelOptions)}
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--boundaries", action="store_true", help="draw the outlines over the mean-colour fill")
-    mode.add_argument(
-        "--boundaries-only", action="store_true", help="draw the outlines over the original image, no fill"
-    )
-    parser.add_argument(
-        "--boundary-color",
-        type=_hex_color,
-        default=(1.0, 1.0, 0.0),
-        metavar="HEX",
-        help="outline colour (default '#ffff00', yellow)",
-    )
+    for name in _MODES:
+        mode.add_argument(declared[name].flag, dest=name, action="store_true", help=declared[name].spec.help)
     add_max_size(parser)
     add_output(parser, "output image (.png, .jpg, .webp or .tif)")
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
-    from easel.art.superpixels import mark_boundaries, mean_color, slic_superpixels
+    from easel.art.superpixels import superpixel_mosaic
     from easel.io.images import WRITE_SUFFIXES, write_image
 
-    out = prepare_output(args.output, [args.image], args.overwrite, suffixes=WRITE_SUFFIXES)
-    loaded = load_image(args.image, ctx, args.max_size)
+    options: SuperpixelOptions = options_from_args(SuperpixelOptions, args).validate()
+    # every file this run writes, checked together before the image is read
+    plan = OutputPlan(inputs=[args.image], overwrite=args.overwrite)
+    out = plan.file(args.output, option="-o", suffixes=WRITE_SUFFIXES, record=True)
+    plan.check()
+    loaded = load_image(args.image, ctx, args.max_size, min_size=1)
+    n_pixels = loaded.size[0] * loaded.size[1]
+    if options.n_segments > n_pixels:  # clamped by SLIC: say so rather than pretend
+        ctx.notice(
+            f"-n {options.n_segments} is more than the image's {plural(n_pixels, 'pixel')}; "
+            f"at most {plural(n_pixels, 'superpixel')} can be made"
+        )
     with ctx.timed("superpixels"):
-        labels = slic_superpixels(loaded.rgb, args.n_segments, args.compactness, progress=ctx.progress)
-    with ctx.timed("render"):
-        if args.boundaries_only:
-            image = mark_boundaries(loaded.rgb, labels, args.boundary_color)
-        else:
-            image = mean_color(loaded.rgb, labels)
-            if args.boundaries:
-                image = mark_boundaries(image, labels, args.boundary_color)
+        result = superpixel_mosaic(loaded.rgb, options, progress=ctx.progress)
     with ctx.timed("write"):
-        write_image(out, image, alpha=loaded.alpha)
-    n_found = int(labels.max()) + 1
+        write_image(out, result.image, alpha=loaded.alpha)
     save_record(
         out,
         args,
         ctx,
         inputs=[args.image],
-        extra={"segments_found": n_found, "size": [int(image.shape[1]), int(image.shape[0])]},
+        options={"image": args.image, "output": out, "max_size": args.max_size, **options_dict(options)},
+        extra={
+            "segments_found": result.n_segments,
+            "size": [int(result.image.shape[1]), int(result.image.shape[0])],
+        },
     )
-    ctx.done(f"wrote {out} ({n_found} superpixels)")
+    ctx.done(f"wrote {out} ({plural(result.n_segments, 'superpixel')})")
     return 0
 
 

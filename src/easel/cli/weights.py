@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from easel.cli._common import CommandContext
 from easel.errors import InputError, WeightsError
+
+if TYPE_CHECKING:
+    from easel.weights import WeightsEntry
 
 NAME = "weights"
 HELP = "list, download, locate and verify pretrained model files"
@@ -34,6 +38,26 @@ examples:
   easel weights path vgg19-caffe
   easel weights verify --all
 """
+
+
+MAX_TIMEOUT_S = 86_400.0
+"""Longest accepted ``--timeout`` (a day): sockets refuse larger values."""
+
+
+def timeout_seconds(text: str) -> float:
+    """``--timeout`` text -> seconds: a number in (0, 86400].
+
+    Example:
+        >>> timeout_seconds("30")
+        30.0
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(f"expected seconds in (0, {MAX_TIMEOUT_S:g}], got {text}")
+    return value
 
 
 def _sub_parent() -> argparse.ArgumentParser:
@@ -65,7 +89,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p_down.add_argument("--all", action="store_true", help="download every model that is not cached yet")
     p_down.add_argument("--force", action="store_true", help="download again even if cached")
     p_down.add_argument(
-        "--timeout", type=float, default=60.0, metavar="S", help="network timeout in seconds (default 60)"
+        "--timeout",
+        type=timeout_seconds,
+        default=60.0,
+        metavar="S",
+        help="network timeout in seconds (default 60)",
     )
 
     p_path = actions.add_parser(
@@ -116,7 +144,10 @@ def _listing() -> list[dict[str, Any]]:
                 "partial": partial,
                 "verified": entry.verified,
                 "path": str(weights.local_path(entry.name)),
-                "size_bytes": entry.size,
+                # the registry's size; for a cached entry whose size is not pinned, the files' own
+                "size_bytes": entry.size
+                if entry.size is not None or not present
+                else _local_size(folder, entry),
                 "licence": entry.licence,
                 "used_by": entry.used_by,
                 "description": entry.description,
@@ -135,6 +166,11 @@ def _listing() -> list[dict[str, Any]]:
             }
         )
     return items
+
+
+def _local_size(folder: Path, entry: WeightsEntry) -> int:
+    """Bytes the cached files of ``entry`` take."""
+    return sum((folder / f.filename).stat().st_size for f in entry.files)
 
 
 def _run_list(args: argparse.Namespace) -> int:

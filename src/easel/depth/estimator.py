@@ -20,7 +20,7 @@ import math
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,11 +30,11 @@ from numpy.typing import ArrayLike, NDArray
 from easel.depth.convert import (
     DEFAULT_DEPTH_RANGE,
     DepthMap,
-    check_depth_range,
     disparity_to_depth,
     rescale_depth,
     validate_depth,
 )
+from easel.depth.options import PRECISIONS, DepthOptions
 from easel.depth.registry import DA_V2_PREPROCESS, DEFAULT_MODEL, MODELS, DepthModelSpec
 from easel.errors import InputError, MissingExtraError, WeightsError
 from easel.image import FloatImage, as_float_rgb, to_uint8
@@ -45,7 +45,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16", "auto")
+__all__ = [
+    "PRECISIONS",
+    "DepthEstimator",
+    "Preprocess",
+    "clear_cache",
+    "estimate_depth",
+    "get_estimator",
+    "resolve_options",
+    "resolve_weights",
+]
 
 
 @dataclass(frozen=True)
@@ -299,6 +308,63 @@ class DepthEstimator:
         report(progress, "depth network", 1, 1)
         return np.ascontiguousarray(up[0, 0].cpu().numpy(), dtype=np.float32)
 
+    @property
+    def precision(self) -> str:
+        """The resolved precision: ``fp32``, ``bf16`` or ``fp16`` (never ``auto``)."""
+        if self.autocast_dtype is None:
+            return "fp32"
+        return {"bfloat16": "bf16", "float16": "fp16"}.get(
+            str(self.autocast_dtype).removeprefix("torch."), "fp32"
+        )
+
+    def to_depth(
+        self,
+        prediction: ArrayLike,
+        image: ArrayLike,
+        options: DepthOptions | None = None,
+        progress: ProgressFn | None = None,
+    ) -> DepthMap:
+        """Turn this network's raw :meth:`predict` output into depth, as ``options`` ask.
+
+        Relative disparity is refined (unless ``options.refine`` is False) and
+        mapped to ``options.depth_range`` (default ``(1, 10)``); metric depth is
+        refined the same way and rescaled only when a range is given.
+
+        Args:
+            prediction: ``(H, W)`` float32 from :meth:`predict`.
+            image: ``(H, W, 3)`` RGB in [0, 1] (or uint8), the image it was predicted from.
+            options: :class:`~easel.depth.options.DepthOptions` (``refine``,
+                ``refine_radius``, ``depth_range``); defaults when ``None``.
+            progress: optional callback (stage ``"depth refine"``).
+
+        Returns:
+            ``(H, W)`` float32 depth, > 0, larger = farther.
+
+        Example:
+            >>> depth = estimator.to_depth(estimator.predict(image), image)  # doctest: +SKIP
+        """
+        from easel.depth.refine import refine_depth, refine_disparity
+
+        opts = (options or DepthOptions()).validate()
+        rgb = as_float_rgb(image)
+        opts = opts.for_image(rgb.shape[:2])
+        refine = opts.refine is not False
+        name = f"the depth predicted by {self.name}"
+        report(progress, "depth refine", 0, 1)
+        if self.output == "disparity":
+            raw = np.asarray(prediction, dtype=np.float32)
+            if refine:
+                raw = refine_disparity(raw, rgb, radius=opts.refine_radius)
+            depth = disparity_to_depth(raw, opts.depth_range or DEFAULT_DEPTH_RANGE, name=name)
+        else:
+            depth = validate_depth(prediction, name=name)
+            if refine:
+                depth = refine_depth(depth, rgb, radius=opts.refine_radius)
+            if opts.depth_range is not None:
+                depth = rescale_depth(depth, opts.depth_range)
+        report(progress, "depth refine", 1, 1)
+        return depth
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
@@ -320,6 +386,8 @@ def _output_kind(config: Any, spec: DepthModelSpec | None) -> str:
 
 
 def _load_network(model: str, path: Path) -> tuple[Any, Preprocess, str]:
+    from easel import weights as registry
+
     transformers = _import_transformers()
     spec = MODELS.get(model)
     if path.is_dir():
@@ -330,6 +398,12 @@ def _load_network(model: str, path: Path) -> tuple[Any, Preprocess, str]:
             raise WeightsError(
                 f"{path}: no model.safetensors in the folder (only safetensors weights are loaded)"
             )
+        if "model_type" not in _read_json(config_file):
+            raise WeightsError(
+                f"{config_file}: not a transformers model configuration (it has no model_type)"
+            )
+        if (path / "model.safetensors").is_file():
+            registry.check_weights_file(path / "model.safetensors", "safetensors")
         pre_file = path / "preprocessor_config.json"
         if pre_file.is_file():
             preprocess = Preprocess.from_dict(_read_json(pre_file))
@@ -338,7 +412,11 @@ def _load_network(model: str, path: Path) -> tuple[Any, Preprocess, str]:
         net = _from_pretrained(transformers, path)
         return net.float(), preprocess, _output_kind(net.config, spec)
     if path.suffix.lower() != ".safetensors":
-        raise WeightsError(f"{path}: expected a Hugging Face folder or a .safetensors file")
+        raise WeightsError(
+            f"{path}: expected a Hugging Face folder or a .safetensors file "
+            f"(it is {registry.describe_file_kind(path)})"
+        )
+    registry.check_weights_file(path, "safetensors")
     if spec is None or spec.config is None:
         raise WeightsError(
             f"{path}: a bare .safetensors file needs a built-in architecture, which {model!r} lacks; "
@@ -440,14 +518,10 @@ def clear_cache() -> None:
 
 def estimate_depth(
     image: FloatImage,
-    model: str = DEFAULT_MODEL,
+    options: DepthOptions | None = None,
     *,
-    weights: str | os.PathLike[str] | None = None,
-    device: str = "auto",
-    depth_range: tuple[float, float] | None = None,
-    refine: bool = True,
     progress: ProgressFn | None = None,
-    precision: str = "fp32",
+    **overrides: Any,
 ) -> DepthMap:
     """Estimate depth from one RGB image.
 
@@ -457,16 +531,18 @@ def estimate_depth(
 
     Args:
         image: ``(H, W, 3)`` float32 RGB in [0, 1] (uint8 accepted).
-        model: registry name (default ``depth-anything-v2-small``, Apache-2.0).
-        weights: a local Hugging Face folder or ``.safetensors`` file instead
-            of the cached download.
-        device: ``auto`` (cuda, then mps, then cpu), ``cpu``, ``cuda`` or ``mps``.
-        depth_range: ``(near, far)`` in scene units for relative models
-            (default ``(1, 10)``); for metric models the predicted depth is kept
-            unless a range is given.
-        refine: align depth edges with colour edges (weighted median filter).
+        options: :class:`~easel.depth.options.DepthOptions` (defaults when ``None``):
+            ``model`` (default ``depth-anything-v2-small``, Apache-2.0), ``weights``
+            (a local Hugging Face folder or ``.safetensors`` file instead of the
+            cached download), ``device`` (``auto``: cuda, then mps, then cpu),
+            ``precision`` (``fp32``, ``bf16``/``fp16`` autocast, or ``auto``),
+            ``depth_range`` (``(near, far)`` in scene units for relative models,
+            default ``(1, 10)``; metric depth is kept unless a range is given),
+            ``refine`` (align depth edges with colour edges; on unless False) and
+            ``refine_radius``.
         progress: optional progress callback.
-        precision: ``fp32`` (default), ``bf16``/``fp16`` autocast, or ``auto``.
+        **overrides: fields of :class:`~easel.depth.options.DepthOptions` to change
+            (``model="dpt-large", device="cpu"``).
 
     Returns:
         ``(H, W)`` float32 depth, same height and width as ``image``, > 0,
@@ -475,32 +551,31 @@ def estimate_depth(
     Raises:
         WeightsError: weights are not cached (the message names
             ``easel weights download NAME`` and ``--weights PATH``) or are corrupt.
-        InputError: a bad image, model name, device or range; a featureless
-            image whose predicted disparity is constant.
+        OptionError: a bad option (naming the field). InputError: a bad image
+            or model name, an unavailable device; a featureless image whose
+            predicted disparity is constant.
 
     Example:
-        >>> depth = estimate_depth(image)  # doctest: +SKIP
-        >>> depth.shape == image.shape[:2], float(depth.min()) >= 1.0  # doctest: +SKIP
+        >>> depth = estimate_depth(image, depth_range=(2.0, 50.0))  # doctest: +SKIP
+        >>> depth.shape == image.shape[:2], float(depth.min()) >= 2.0  # doctest: +SKIP
         (True, True)
     """
-    from easel.depth.refine import refine_depth, refine_disparity
-
+    opts = resolve_options(options, overrides)
     rgb = as_float_rgb(image)
-    if depth_range is not None:
-        depth_range = check_depth_range(depth_range)
-    estimator = get_estimator(model, weights=weights, device=device, precision=precision)
+    estimator = get_estimator(opts.model, weights=opts.weights, device=opts.device, precision=opts.precision)
     raw = estimator.predict(rgb, progress=progress)
-    name = f"the depth predicted by {model}"
-    report(progress, "depth refine", 0, 1)
-    if estimator.output == "disparity":
-        if refine:
-            raw = refine_disparity(raw, rgb)
-        depth = disparity_to_depth(raw, depth_range or DEFAULT_DEPTH_RANGE, name=name)
-    else:
-        depth = validate_depth(raw, name=name)
-        if refine:
-            depth = refine_depth(depth, rgb)
-        if depth_range is not None:
-            depth = rescale_depth(depth, depth_range)
-    report(progress, "depth refine", 1, 1)
-    return depth
+    return estimator.to_depth(raw, rgb, opts, progress=progress)
+
+
+def resolve_options(options: DepthOptions | None, overrides: dict[str, Any]) -> DepthOptions:
+    """``options`` (or the defaults) with ``overrides`` applied, validated.
+
+    Example:
+        >>> resolve_options(None, {"device": "cpu"}).device
+        'cpu'
+    """
+    if options is not None and not isinstance(options, DepthOptions):
+        raise TypeError(
+            f"options must be a DepthOptions, got {type(options).__name__} (pass model=... by name)"
+        )
+    return replace(options or DepthOptions(), **overrides).validate()

@@ -23,6 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from easel.errors import InputError
+from easel.io.guard import check_dimensions, check_input_file, quiet_opencv
 
 _MAGIC = 20000630
 _COMPRESSIONS = {
@@ -55,7 +56,9 @@ def _zip_pack(raw: bytes) -> bytes:
 
 
 def _zip_unpack(packed: bytes, expected: int) -> bytes:
-    data = np.frombuffer(zlib.decompress(packed), dtype=np.uint8)
+    # never inflate more than the block can hold (a crafted block could expand to gigabytes)
+    inflater = zlib.decompressobj()
+    data = np.frombuffer(inflater.decompress(packed, expected + 1), dtype=np.uint8)
     if data.size != expected:
         raise ValueError(f"ZIP block holds {data.size} bytes, expected {expected}")
     # Undo the predictor: a running sum of (delta - 128) modulo 256.
@@ -167,7 +170,7 @@ def _pick_channel(names: list[str]) -> str:
     raise InputError(f"EXR has channels {', '.join(names)}; none looks like depth (Z, Y, R or *.Z / *.V)")
 
 
-def _decode(data: bytes) -> NDArray[np.float32]:
+def _decode(data: bytes, path: Path) -> NDArray[np.float32]:
     attrs, pos = _read_header(data)
     try:
         channels = _parse_channels(attrs["channels"][1])
@@ -175,11 +178,12 @@ def _decode(data: bytes) -> NDArray[np.float32]:
         xmin, ymin, xmax, ymax = struct.unpack("<iiii", attrs["dataWindow"][1])
     except KeyError as exc:
         raise InputError(f"EXR header lacks the required attribute {exc.args[0]!r}") from None
-    if compression not in (0, 2, 3):
-        raise _Unsupported(f"{_COMPRESSIONS.get(compression, compression)} compression")
     width, height = xmax - xmin + 1, ymax - ymin + 1
     if width < 1 or height < 1:
         raise InputError("EXR data window is empty")
+    check_dimensions(path, width, height, what="EXR depth map")
+    if compression not in (0, 2, 3):
+        raise _Unsupported(f"{_COMPRESSIONS.get(compression, compression)} compression")
     name = _pick_channel([c[0] for c in channels])
     sizes = [_PIXEL_DTYPES[t].itemsize * width for _, t in channels]
     line_bytes = sum(sizes)
@@ -215,10 +219,10 @@ def read_exr(path: str | os.PathLike[str]) -> NDArray[np.float32]:
         InputError: not an EXR, a corrupt file, or a feature neither this
             reader nor the installed OpenCV supports.
     """
-    p = Path(path)
+    p = check_input_file(path, "EXR file")
     data = p.read_bytes()
     try:
-        return _decode(data)
+        return _decode(data, p)
     except _Unsupported as exc:
         fallback = _read_with_opencv(p)
         if fallback is not None:
@@ -228,7 +232,8 @@ def read_exr(path: str | os.PathLike[str]) -> NDArray[np.float32]:
             "re-save it with ZIP or no compression, or as .npy / float32 .tif"
         ) from None
     except InputError as exc:
-        raise InputError(f"{p}: {exc}") from None
+        text = str(exc)
+        raise InputError(text if text.startswith(f"{p}: ") else f"{p}: {text}") from None
     except (struct.error, ValueError, IndexError, zlib.error) as exc:
         raise InputError(f"{p}: cannot decode EXR ({exc}); the file may be truncated or corrupt") from None
 
@@ -238,11 +243,13 @@ def _read_with_opencv(path: Path) -> NDArray[np.float32] | None:
     import cv2
 
     try:
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        with quiet_opencv():
+            arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     except cv2.error:
         return None
     if arr is None:
         return None
+    check_dimensions(path, arr.shape[1], arr.shape[0], what="EXR depth map")
     if arr.ndim == 3:
         arr = arr[:, :, 2] if arr.shape[2] >= 3 else arr[:, :, 0]
     return np.asarray(arr, dtype=np.float32)

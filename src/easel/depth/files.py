@@ -26,7 +26,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -43,6 +43,16 @@ from easel.depth.convert import (
 )
 from easel.errors import InputError
 from easel.io.atomic import atomic_path
+from easel.io.guard import (
+    check_dimensions,
+    check_input_file,
+    describe_array,
+    open_image,
+    probe_image_size,
+    quiet_opencv,
+    read_npy,
+    read_npy_header,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +79,6 @@ class RawDepth:
     path: Path
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not a depth file")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty (0 bytes)")
-
-
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in DEPTH_SUFFIXES:
@@ -88,6 +89,7 @@ def _suffix(path: Path) -> str:
 
 
 def _single_channel(arr: NDArray[np.generic], path: Path) -> NDArray[np.generic]:
+    """The one channel of an image-file depth map: grey RGB(A) files are fine, colour is refused."""
     if arr.ndim == 3:
         if arr.shape[2] == 1:
             return arr[:, :, 0]
@@ -100,38 +102,40 @@ def _single_channel(arr: NDArray[np.generic], path: Path) -> NDArray[np.generic]
             "(a colour-mapped preview cannot be read back as depth; use the .npy/.png/.exr depth file)"
         )
     if arr.ndim != 2:
-        raise InputError(f"{path}: expected a 2-D depth map, got an array of shape {arr.shape}")
+        raise InputError(f"{path}: expected a (H, W) depth map, got {describe_array(arr.shape, arr.dtype)}")
     return arr
+
+
+def _expect_2d(path: Path, shape: tuple[int, ...], dtype: np.dtype[Any]) -> tuple[int, int]:
+    """``(height, width)`` of an array file's declared shape; a one-line refusal for any other shape."""
+    if len(shape) == 3 and shape[2] == 1:
+        shape = shape[:2]
+    if len(shape) == 2:
+        return shape[0], shape[1]
+    got = describe_array(shape, dtype)
+    hint = ""
+    if len(shape) == 3 and shape[2] > 1:
+        hint = f": {shape[2]} channels, like a colour image, not one depth value per pixel"
+    raise InputError(f"{path}: expected a (H, W) float depth map, got {got}{hint}")
 
 
 def _read_npy(path: Path) -> NDArray[np.generic]:
-    try:
-        arr = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as exc:
-        raise InputError(f"{path}: not a NumPy .npy file ({exc})") from None
-    if not isinstance(arr, np.ndarray):
-        raise InputError(f"{path}: expected one array, found an archive")
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise InputError(f"{path}: depth must hold numbers, found dtype {arr.dtype}")
-    return arr
+    header = read_npy_header(path, what="depth map")
+    height, width = _expect_2d(path, header.shape, header.dtype)
+    check_dimensions(path, width, height, what="depth map")
+    arr = read_npy(path, header, what="depth map")
+    return arr.reshape(height, width)
 
 
 def _read_png(path: Path) -> RawDepth:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            img.load()
-            text = dict(getattr(img, "text", {}) or {})
-            mode = img.mode
-            decoded = img.convert("RGBA" if "A" in mode else "RGB") if mode in ("P", "PA") else img
-            arr = np.asarray(decoded)
-    except UnidentifiedImageError:
-        raise InputError(f"{path}: not a PNG image") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{path}: cannot decode PNG ({exc}); the file may be truncated or corrupt") from None
+    with open_image(path, what="PNG depth map", min_side=1, format_name="PNG image") as img:
+        if img.format != "PNG":
+            raise InputError(f"{path}: not a PNG image (the file holds {img.format or 'another format'})")
+        img.load()
+        text = dict(getattr(img, "text", {}) or {})
+        mode = img.mode
+        decoded = img.convert("RGBA" if "A" in mode else "RGB") if mode in ("P", "PA") else img
+        arr = np.asarray(decoded)
     if arr.ndim == 3 and arr.shape[2] in (2, 4):  # drop alpha
         arr = arr[:, :, :-1]
     values = _single_channel(arr, path).astype(np.float32)
@@ -151,14 +155,38 @@ def _read_png(path: Path) -> RawDepth:
     return RawDepth((1.0 / inv).astype(np.float32), "depth", path)
 
 
+def _pfm_size(path: Path) -> tuple[int, int] | None:
+    """``(width, height)`` from a PFM header (``Pf``/``PF``, then ``W H``), or ``None`` when it is not one."""
+    with open(path, "rb") as fh:
+        head = fh.read(64)
+    tokens = head.split()
+    if len(tokens) < 3 or tokens[0] not in (b"Pf", b"PF"):
+        return None
+    try:
+        return int(tokens[1]), int(tokens[2])
+    except ValueError:
+        return None
+
+
 def _read_opencv(path: Path) -> NDArray[np.generic]:
     import cv2
 
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if path.suffix.lower() == ".pfm":
+        size = _pfm_size(path)
+        if size is not None:
+            check_dimensions(path, size[0], size[1], what="depth map")
+    else:
+        probe_image_size(path, what="depth map")  # checks the header's size when Pillow can parse it
+    try:
+        with quiet_opencv():
+            arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        arr = None
     if arr is None:
         raise InputError(
             f"{path}: cannot decode {path.suffix} file; it may be corrupt or an unsupported variant"
         )
+    check_dimensions(path, arr.shape[1], arr.shape[0], what="depth map")
     if arr.ndim == 3 and arr.shape[2] >= 3:
         arr = arr[:, :, [2, 1, 0]]  # BGR -> RGB (only matters for the colour check)
     return arr
@@ -172,7 +200,7 @@ def load_depth_file(path: str | os.PathLike[str]) -> RawDepth:
     """
     p = Path(path)
     suffix = _suffix(p)
-    _check_file(p)
+    check_input_file(p, "depth file")
     if suffix == ".png":
         return _read_png(p)
     if suffix == ".npy":

@@ -11,28 +11,34 @@ from __future__ import annotations
 
 import logging
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb, fit_long_side, resize, to_uint8, to_uint16
 from easel.io.atomic import atomic_path
+from easel.io.guard import MAX_PIXELS, MAX_SIDE, MIN_SIDE, open_image, quiet_opencv
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_SIZE = 4096
 """Default cap on the long side of loaded images, in pixels."""
-MAX_SIDE = 32768
-"""Images larger than this on a side are refused outright (decompression bombs)."""
-MAX_PIXELS = int(Image.MAX_IMAGE_PIXELS or 89_478_485)
-"""Images with more pixels are refused (Pillow's decompression-bomb threshold, about 89 MP)."""
-MIN_SIDE = 8
-"""Smallest side accepted by default: smaller images carry no usable picture."""
+__all__ = [
+    "DEFAULT_MAX_SIZE",
+    "IMAGE_SUFFIXES",
+    "MAX_PIXELS",
+    "MAX_SIDE",
+    "MIN_SIDE",
+    "WRITE_SUFFIXES",
+    "LoadedImage",
+    "check_image_suffix",
+    "read_image",
+    "write_image",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 WRITE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -64,17 +70,6 @@ class LoadedImage:
     def size(self) -> tuple[int, int]:
         """``(height, width)`` of :attr:`rgb`."""
         return self.rgb.shape[0], self.rgb.shape[1]
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory, not an image file")
-    if not os.access(path, os.R_OK):
-        raise InputError(f"{path}: permission denied")
-    if path.stat().st_size == 0:
-        raise InputError(f"{path}: file is empty (0 bytes)")
 
 
 def _pixels_of(img: Image.Image, path: Path) -> tuple[NDArray[np.float32], NDArray[np.float32] | None]:
@@ -142,7 +137,8 @@ def _read_deep_color(path: Path, img: Image.Image) -> tuple[FloatImage, NDArray[
     """Decode a 16-bit RGB(A) file at full precision with OpenCV (``None``: let Pillow do it)."""
     import cv2
 
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    with quiet_opencv():
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None or raw.dtype != np.uint16 or raw.ndim != 3 or raw.shape[2] not in (3, 4):
         return None
     if (raw.shape[1], raw.shape[0]) != img.size:
@@ -182,57 +178,36 @@ def read_image(
         >>> img.rgb.shape, img.rgb.dtype                  # doctest: +SKIP
         ((768, 1024, 3), dtype('float32'))
     """
+    if max_size is not None and max_size < 1:
+        raise InputError(f"--max-size must be a positive number of pixels, got {max_size}")
     p = Path(path)
-    _check_file(p)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
-                width, height = img.size
-                if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-                    raise InputError(
-                        f"{p}: image is {width}x{height} pixels, larger than easel accepts "
-                        f"({MAX_SIDE} px on a side, {MAX_PIXELS // 1_000_000} megapixels); "
-                        "downsize it first"
-                    )
-                if min(width, height) < min_size:
-                    raise InputError(
-                        f"{p}: image is only {width}x{height} pixels; at least {min_size} px on a side is needed"
-                    )
-                file_mode = img.mode
-                deep = _read_deep_color(p, img) if _is_deep_color(img) else None
-                if deep is not None:
-                    rgb, alpha = deep
-                    oriented_size = (rgb.shape[0], rgb.shape[1])
-                else:
-                    if max_size is not None and img.format == "JPEG":
-                        # Decode JPEGs at a reduced scale when they are far larger than needed.
-                        img.draft("RGB" if file_mode != "L" else "L", (max_size, max_size))
-                    img.load()
-                    oriented = ImageOps.exif_transpose(img)
-                    oriented_size = (oriented.height, oriented.width)
-                    if img.size != (width, height):  # draft() shrank it; report the true size
-                        scale = width / img.size[0]
-                        oriented_size = (round(oriented.height * scale), round(oriented.width * scale))
-                    rgb, alpha = _pixels_of(oriented, p)
-    except InputError:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InputError(f"{p}: image is too large to decode safely (decompression bomb guard)") from None
-    except UnidentifiedImageError:
-        raise InputError(f"{p}: not an image file, or a format easel cannot read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise InputError(f"{p}: cannot decode image ({exc}); the file may be truncated or corrupt") from None
+    with open_image(p, what="image", min_side=min_size) as img:
+        width, height = img.size
+        file_mode = img.mode
+        deep = _read_deep_color(p, img) if _is_deep_color(img) else None
+        if deep is not None:
+            rgb, alpha = deep
+            oriented_size = (rgb.shape[0], rgb.shape[1])
+        else:
+            if max_size is not None and img.format == "JPEG":
+                # Decode JPEGs at a reduced scale when they are far larger than needed.
+                img.draft("RGB" if file_mode != "L" else "L", (max_size, max_size))
+            img.load()
+            oriented = ImageOps.exif_transpose(img)
+            oriented_size = (oriented.height, oriented.width)
+            if img.size != (width, height):  # draft() shrank it; report the true size
+                scale = width / img.size[0]
+                oriented_size = (round(oriented.height * scale), round(oriented.width * scale))
+            rgb, alpha = _pixels_of(oriented, p)
     if max_size is not None:
-        if max_size < 1:
-            raise InputError(f"--max-size must be a positive number of pixels, got {max_size}")
         target = fit_long_side(rgb.shape[:2], max_size)
         if target != rgb.shape[:2]:
             rgb = resize(rgb, target)
             if alpha is not None:
                 alpha = resize(alpha[:, :, None], target)[:, :, 0]
         if rgb.shape[:2] != oriented_size:
-            log.info(
+            # debug only: the caller decides how to tell the user (the CLI prints one notice)
+            log.debug(
                 "%s: downscaled from %dx%d to %dx%d (max size %d)",
                 p,
                 oriented_size[1],

@@ -25,7 +25,18 @@ def versions() -> dict[str, str]:
     from easel import __version__
 
     found = {"easel": __version__, "python": platform.python_version(), "platform": platform.platform()}
-    for module in ("numpy", "torch", "cv2", "PIL", "skimage", "sklearn", "av", "transformers"):
+    for module in (
+        "numpy",
+        "torch",
+        "numba",
+        "cv2",
+        "PIL",
+        "skimage",
+        "sklearn",
+        "av",
+        "transformers",
+        "safetensors",
+    ):
         mod = sys.modules.get(module)
         if mod is not None:
             found[module] = str(getattr(mod, "__version__", "unknown"))

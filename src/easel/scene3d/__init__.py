@@ -1,20 +1,22 @@
-"""One image to 3D motion: cameras, a fast z-buffer renderer, hole filling, the 3D Ken Burns effect.
+"""One image to 3D motion: a fast z-buffer renderer, hole filling, the 3D Ken Burns effect.
 
 Conventions (see ``docs/conventions.md``): inside, cameras are OpenCV (``K`` in
 pixels, world-to-camera 4x4, x right, y down, z forward, pixel centres at
 +0.5); the world frame is the input camera's frame (the input view has the
 identity pose); depth is the distance along the optical axis. External
 formats (nerfstudio camera-path JSON, PLY) use OpenGL axes, converted at the
-edges by :mod:`easel.scene3d.cameras`.
+edges by :mod:`easel.cameras`, the camera layer shared with other capabilities.
 
 Modules:
-    cameras: :class:`~easel.scene3d.cameras.Intrinsics`, poses, camera paths,
-        autozoom, nerfstudio camera-path JSON.
+    autozoom: the Ken Burns path (zoom towards the subject, shift), its focus
+        depth and the autozoom search.
     render: :class:`~easel.scene3d.render.GridLayer` (an RGB-D image as a mesh
         that breaks at depth discontinuities) and :class:`~easel.scene3d.render.Renderer`
         (numba CPU kernel, torch reference / CUDA path).
     inpaint: hole filling behind one interface (OpenCV Telea/NS, LaMa).
-    kenburns: :func:`~easel.scene3d.kenburns.kenburns` and its options.
+    kenburns: :func:`~easel.scene3d.kenburns.kenburns`, its options and preflight checks.
+    clipwriter: :func:`~easel.scene3d.clipwriter.write_clip` (the clip, its point
+        cloud and camera path, with progress and Ctrl-C keeping the frames so far).
     synthetic: ray-cast RGB-D scenes with exact ground truth.
     ply: coloured point-cloud export.
 """

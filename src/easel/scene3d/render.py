@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from easel.cameras import Camera, Intrinsics, invert_pose, unproject
 from easel.errors import InputError
 from easel.image import as_float_rgb
-from easel.scene3d.cameras import Camera, Intrinsics, invert_pose, unproject
 
 if TYPE_CHECKING:
     import torch

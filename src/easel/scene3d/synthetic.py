@@ -22,7 +22,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from easel.scene3d.cameras import Camera, Intrinsics, invert_pose, pixel_grid, project
+from easel.cameras import Camera, Intrinsics, invert_pose, pixel_grid, project
 
 
 @dataclass

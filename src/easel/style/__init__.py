@@ -1,45 +1,58 @@
-"""Neural style transfer (Gatys et al.): encoder, losses, optimization loop, grids.
+"""Neural style transfer (Gatys et al.): options, losses, the coarse-to-fine run, grids.
 
-* :mod:`easel.style.vgg` -- the VGG-19 encoder with its preprocessing as first layer;
+* :mod:`easel.style.options` -- :class:`StyleOptions`, plain data (no torch), declared once for API and CLI;
 * :mod:`easel.style.losses` -- content, Gram style and total-variation losses;
-* :mod:`easel.style.transfer` -- :func:`stylize`, the coarse-to-fine optimization loop;
-* :mod:`easel.style.color` -- colour preservation;
+* :mod:`easel.style.transfer` -- :func:`stylize`: encoder + losses + :func:`easel.optim.optimize`, coarse to fine;
 * :mod:`easel.style.tiling` -- tiled optimization for outputs beyond memory;
-* :mod:`easel.style.grid` -- many contents x many styles, weight sweeps, contact sheets.
+* :mod:`easel.style.color` -- colour preservation;
+* :mod:`easel.style.grid` -- many contents x many styles, weight sweeps, contact sheets;
+* :mod:`easel.style.inputs` -- style files and folders, masks, transparency, the memory check;
+* :mod:`easel.style.recording` -- step images and animation frames (an ``on_step`` hook).
+
+The encoder is :mod:`easel.nets.vgg`, the loop :mod:`easel.optim`, the scales
+:mod:`easel.pyramid`. Names are imported on first use: ``StyleOptions`` (and
+the CLI's options built from it) load without torch.
+
+Example:
+    >>> from easel.style import StyleOptions, stylize  # doctest: +SKIP
+    >>> art = stylize(photo, [(starry, 1.0)], StyleOptions(size=512)).image  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from easel._lazy import lazy_exports
 
-if TYPE_CHECKING:
-    from easel.style.transfer import (
-        Style,
-        StyleInterrupted,
-        StyleOptions,
-        StyleResult,
-        Stylizer,
-        estimate_memory,
-        stylize,
-    )
-
-__all__ = [
-    "Style",
-    "StyleInterrupted",
-    "StyleOptions",
-    "StyleResult",
-    "Stylizer",
-    "estimate_memory",
-    "stylize",
-]
-
-
-def __getattr__(name: str) -> Any:
-    # Lazy: the CLI reads option choices from the light submodules (color, losses)
-    # without loading torch through transfer.py.
-    if name in __all__:
-        value = getattr(importlib.import_module("easel.style.transfer"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'easel.style' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_exports(
+    __name__,
+    {
+        "easel.style.options": ["StyleOptions"],
+        "easel.style.transfer": [
+            "Style",
+            "StyleResult",
+            "StyleStep",
+            "Stylizer",
+            "estimate_memory",
+            "stylize",
+        ],
+        "easel.style.inputs": [
+            "MemoryLimitError",
+            "StyleInputs",
+            "check_memory",
+            "composite_over_white",
+            "expand_style_paths",
+            "load_style_inputs",
+            "parse_style_spec",
+        ],
+        "easel.style.recording": ["SnapshotRecorder"],
+        "easel.style.grid": [
+            "GridPlan",
+            "GridReport",
+            "plan_grid",
+            "render_grid",
+            "stylize_grid",
+            "sweep",
+            "sweep_sheet",
+        ],
+    },
+    submodules=["color", "grid", "inputs", "losses", "options", "recording", "tiling", "transfer"],
+)

@@ -2,7 +2,9 @@
 
 The encoder is loaded once and each style's Gram matrices are computed once
 per scale (:class:`~easel.style.transfer.Stylizer` caches them by file name).
-Grids are resumable: a pair whose output exists is skipped.
+Grids are planned before any work (:func:`plan_grid`: every output declared in an
+:class:`~easel.io.outputs.OutputPlan`, a grid never writes into its input folders)
+and resumable: a pair whose output exists is skipped.
 """
 
 from __future__ import annotations
@@ -17,21 +19,32 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from easel.errors import InputError
 from easel.image import FloatImage, fit_long_side, resize, to_uint8
-from easel.io.images import IMAGE_SUFFIXES, read_image, write_image
-from easel.progress import ProgressFn, report
+from easel.io.images import DEFAULT_MAX_SIZE, read_image, write_image
+from easel.io.outputs import OutputPlan
+from easel.progress import ProgressFn, ProgressUpdate, report
+from easel.style.inputs import expand_style_paths, list_images, load_style_image
 from easel.style.transfer import Style, StyleOptions, StyleResult, Stylizer
 
 log = logging.getLogger(__name__)
 
-
-def list_images(folder: str | os.PathLike[str]) -> list[Path]:
-    """Image files directly inside ``folder``, sorted by name (hidden files skipped)."""
-    return sorted(
-        p
-        for p in Path(folder).iterdir()
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")
-    )
+__all__ = [
+    "GridCell",
+    "GridPlan",
+    "GridReport",
+    "SweepItem",
+    "contact_sheet",
+    "grid_sheet",
+    "list_images",
+    "pair_name",
+    "plan_grid",
+    "render_grid",
+    "stylize_grid",
+    "sweep",
+    "sweep_path",
+    "sweep_sheet",
+]
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -111,6 +124,17 @@ class SweepItem:
     result: StyleResult
 
 
+def _prefixed(progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
+    """A progress callback that puts ``prefix`` before each stage name."""
+    if progress is None:
+        return None
+
+    def sub(update: ProgressUpdate) -> None:
+        progress(ProgressUpdate(f"{prefix} {update.stage}", update.step, update.total, update.metrics))
+
+    return sub
+
+
 def sweep(
     content: FloatImage,
     styles: Sequence[Style],
@@ -119,8 +143,25 @@ def sweep(
     style_weights: Sequence[float],
     progress: ProgressFn | None = None,
     on_item: Callable[[SweepItem], None] | None = None,
+    init_image: FloatImage | None = None,
 ) -> list[SweepItem]:
     """Render every ``(content_weight, style_weight)`` combination with one encoder.
+
+    A render that ends interrupted (Ctrl-C, SIGTERM) ends the sweep: it is the
+    last item returned, with ``result.status == "interrupted"``.
+
+    Args:
+        content: ``(H, W, 3)`` float32 RGB in [0, 1].
+        styles: the styles, as for :func:`~easel.style.transfer.stylize`.
+        options: shared settings; each render replaces its two weights.
+        content_weights: the α values (rows of :func:`sweep_sheet`).
+        style_weights: the β values (columns).
+        progress: progress callback (stage ``"i/n a=.. b=.. ..."``).
+        on_item: called with each finished item (to write it at once).
+        init_image: start every render from this image.
+
+    Returns:
+        One :class:`SweepItem` per render, rows first.
 
     Example:
         >>> items = sweep(photo, [Style(starry)], StyleOptions(), [1.0], [10, 100, 1000])  # doctest: +SKIP
@@ -130,30 +171,34 @@ def sweep(
     combos = list(itertools.product(content_weights, style_weights))
     for index, (cw, sw) in enumerate(combos, start=1):
         stylizer.options = replace(options, content_weight=cw, style_weight=sw)
-
-        def sub(update: object, _i: int = index, cw: float = cw, sw: float = sw) -> None:
-            if progress is not None:
-                from easel.progress import ProgressUpdate
-
-                assert isinstance(update, ProgressUpdate)
-                progress(
-                    ProgressUpdate(
-                        f"{_i}/{len(combos)} a={_fmt(cw)} b={_fmt(sw)} {update.stage}",
-                        update.step,
-                        update.total,
-                        update.metrics,
-                    )
-                )
-
-        item = SweepItem(cw, sw, stylizer.run(content, styles, progress=sub))
+        sub = _prefixed(progress, f"{index}/{len(combos)} a={_fmt(cw)} b={_fmt(sw)}")
+        result = stylizer.run(content, styles, init_image=init_image, progress=sub)
+        item = SweepItem(cw, sw, result)
         items.append(item)
         if on_item is not None:
             on_item(item)
+        if result.status == "interrupted":
+            break
     return items
 
 
+def sweep_path(output: str | os.PathLike[str], content_weight: float, style_weight: float) -> Path:
+    """Where a sweep writes one render: ``<stem>_c<a>_s<b><suffix>`` beside ``output``.
+
+    Example:
+        >>> sweep_path("sweep.png", 1.0, 100.0).name
+        'sweep_c1_s100.png'
+    """
+    out = Path(output)
+    return out.with_name(f"{out.stem}_c{_fmt(content_weight)}_s{_fmt(style_weight)}{out.suffix}")
+
+
 def sweep_sheet(items: Sequence[SweepItem], cell_size: int = 256) -> FloatImage:
-    """A contact sheet of a sweep: rows = content weights, columns = style weights."""
+    """A contact sheet of a sweep: rows = content weights, columns = style weights.
+
+    Example:
+        >>> sheet = sweep_sheet(sweep(photo, [Style(starry)], StyleOptions(), [1], [10, 100]))  # doctest: +SKIP
+    """
     cws = list(dict.fromkeys(i.content_weight for i in items))
     sws = list(dict.fromkeys(i.style_weight for i in items))
     lookup = {(i.content_weight, i.style_weight): i.result.image for i in items}
@@ -167,38 +212,304 @@ def sweep_sheet(items: Sequence[SweepItem], cell_size: int = 256) -> FloatImage:
     )
 
 
+# ---------------------------------------------------------------- grids
+
+
+def pair_name(content: Path, style: Path, suffix: str = ".png") -> str:
+    """Output file name of a (content, style) pair: ``<content>__<style><suffix>``.
+
+    Example:
+        >>> pair_name(Path("photos/a.jpg"), Path("styles/starry.png"))
+        'a__starry.png'
+    """
+    return f"{content.stem}__{style.stem}{suffix}"
+
+
+SHEET_NAME = "contact_sheet.png"
+"""File name of a grid's contact sheet, inside the grid folder."""
+
+
+@dataclass
+class GridCell:
+    """One (content, style) pair of a grid and the file it is written to."""
+
+    content: Path
+    style: Path
+    weight: float
+    target: Path
+
+
+@dataclass
+class GridPlan:
+    """What a grid will do, decided before any work (see :func:`plan_grid`).
+
+    Attributes:
+        contents: the content files, in row order.
+        styles: ``(style file, weight)`` pairs, in column order.
+        out_dir: the grid folder.
+        suffix: the cells' format.
+        todo: the cells to render.
+        finished: cells already in the folder (skipped: the grid resumes).
+        sheet: the contact sheet's path.
+    """
+
+    contents: list[Path]
+    styles: list[tuple[Path, float]]
+    out_dir: Path
+    suffix: str = ".png"
+    todo: list[GridCell] = field(default_factory=list)
+    finished: list[Path] = field(default_factory=list)
+    sheet: Path = Path(SHEET_NAME)
+
+
+def _expand_contents(contents: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    items = [contents] if isinstance(contents, (str, os.PathLike)) else list(contents)
+    files: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = list_images(path)
+            if not found:
+                raise InputError(f"{path}: no images in this folder")
+            files.extend(found)
+        else:
+            files.append(path)
+    if not files:
+        raise InputError("a grid needs at least one content image")
+    return files
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
+
+
+def plan_grid(
+    contents: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    styles: Sequence[str | os.PathLike[str] | tuple[str | os.PathLike[str], float]],
+    out_dir: str | os.PathLike[str],
+    *,
+    suffix: str = ".png",
+    overwrite: bool = False,
+    plan: OutputPlan | None = None,
+    record: bool = False,
+    option: str = "out_dir",
+) -> GridPlan:
+    """Decide a grid's outputs and declare them in an output plan (not yet checked).
+
+    Content and style folders expand to their images. A grid never writes into
+    (or below) one of its input folders, where its outputs would be read as
+    inputs by the next run; two pairs never share an output name. Cells already
+    in the folder are skipped unless ``overwrite``; on a resumed grid the
+    contact sheet (and the run record) are refreshed.
+
+    Args:
+        contents: a content file or folder, or a list of them.
+        styles: style files or folders, each a path or ``(path, weight)``.
+        out_dir: the grid folder (created when the work starts).
+        suffix: the cells' format (``.png`` or ``.tif``).
+        overwrite: render (and replace) every cell, even the finished ones.
+        plan: the command's output plan to declare into (a new one when ``None``);
+            call its :meth:`~easel.io.outputs.OutputPlan.check` before the work.
+        record: also declare the run record ``<out_dir>.json``.
+        option: the user's name for ``out_dir`` in messages (``-o`` in the CLI).
+
+    Returns:
+        A :class:`GridPlan` for :func:`render_grid`.
+
+    Raises:
+        InputError: empty folders, a grid folder inside an input folder, or two
+            pairs with the same output name.
+
+    Example:
+        >>> outputs = OutputPlan()  # doctest: +SKIP
+        >>> grid = plan_grid("photos/", ["styles/"], "grid/", plan=outputs)  # doctest: +SKIP
+        >>> outputs.check()  # doctest: +SKIP
+        >>> report = render_grid(grid, StyleOptions(size=512))  # doctest: +SKIP
+    """
+    out = Path(out_dir)
+    style_specs = [s if isinstance(s, tuple) else (s, 1.0) for s in styles]
+    folders = [Path(c) for c in ([contents] if isinstance(contents, (str, os.PathLike)) else contents)]
+    folders += [Path(p) for p, _ in style_specs]
+    for folder in folders:
+        if folder.is_dir() and (
+            _resolved(out) == _resolved(folder) or _resolved(folder) in _resolved(out).parents
+        ):
+            raise InputError(
+                f"{option} {out}: the grid would write into the input folder {folder}, and the next run "
+                "would read its outputs as inputs; choose another folder"
+            )
+    content_files = _expand_contents(contents)
+    style_pairs = expand_style_paths(style_specs)
+    if not style_pairs:
+        raise InputError("a grid needs at least one style image")
+    grid = GridPlan(content_files, style_pairs, out, suffix, sheet=out / SHEET_NAME)
+    plan = plan if plan is not None else OutputPlan(overwrite=overwrite)
+    plan.add_inputs(*content_files, *(p for p, _ in style_pairs))
+    plan.folder(out, option=option, resume=True)
+    # files inside a folder that does not exist yet cannot collide with anything: only the
+    # folder (where it will be made) is checked; in an existing folder every file is
+    exists = out.is_dir()
+    seen: dict[str, tuple[Path, Path]] = {}
+    for content in content_files:
+        for style, weight in style_pairs:
+            name = pair_name(content, style, suffix)
+            if name in seen:
+                a, b = seen[name]
+                raise InputError(
+                    f"{content} x {style} and {a} x {b} would both be written to {out / name}; "
+                    "rename one of the files"
+                )
+            seen[name] = (content, style)
+            target = out / name
+            if target.exists() and not overwrite:
+                grid.finished.append(target)
+                continue
+            if exists:
+                plan.file(target, option=option)
+            grid.todo.append(GridCell(content, style, weight, target))
+    if exists and not overwrite:
+        # a resumed grid refreshes its own contact sheet and record
+        refresh = OutputPlan(inputs=plan.inputs, overwrite=True)
+        refresh.file(grid.sheet, option=option)
+        if record:
+            refresh.record(out)
+        refresh.check()
+    else:
+        if exists:
+            plan.file(grid.sheet, option=option)
+        if record:
+            plan.record(out)
+    return grid
+
+
 @dataclass
 class GridReport:
-    """What :func:`stylize_grid` did."""
+    """What :func:`render_grid` did.
+
+    Attributes:
+        done: cells rendered by this run.
+        skipped: cells already there.
+        failed: ``(cell, message)`` of renders that did not finish (non-finite loss).
+        sheet: the contact sheet written.
+        status: ``"finished"``, or ``"interrupted"`` (Ctrl-C or SIGTERM: the
+            unfinished cell is not written, so the next run renders it).
+        notes: one-line notes for the user (transparency, grayscale inputs).
+    """
 
     done: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     sheet: Path | None = None
+    status: str = "finished"
+    notes: list[str] = field(default_factory=list)
 
 
-def pair_name(content: Path, style: Path, suffix: str = ".png") -> str:
-    """Output file name of a (content, style) pair: ``<content>__<style><suffix>``."""
-    return f"{content.stem}__{style.stem}{suffix}"
+def render_grid(
+    grid: GridPlan,
+    options: StyleOptions,
+    *,
+    max_size: int | None = DEFAULT_MAX_SIZE,
+    bit_depth: int = 8,
+    progress: ProgressFn | None = None,
+    sheet_cell: int = 192,
+    stylizer: Stylizer | None = None,
+) -> GridReport:
+    """Render the cells a :func:`plan_grid` left to do, then write the contact sheet.
+
+    The styles are read before the encoder loads; a cell is written only when
+    its run finished, so an interrupted grid resumes where it stopped.
+
+    Args:
+        grid: the plan (its outputs checked).
+        options: style options shared by all pairs.
+        max_size: downscale inputs whose long side exceeds this.
+        bit_depth: 8 or 16 (PNG/TIFF).
+        progress: progress callback (stage ``"i/n content x style ..."``).
+        sheet_cell: cell size of the contact sheet.
+        stylizer: an already-loaded :class:`~easel.style.transfer.Stylizer` to reuse.
+
+    Returns:
+        A :class:`GridReport`.
+
+    Example:
+        >>> report = render_grid(plan_grid("photos/", ["styles/"], "grid/"), StyleOptions())  # doctest: +SKIP
+    """
+    report_ = GridReport(skipped=list(grid.finished))
+    styles: dict[Path, FloatImage] = {}
+    for cell in grid.todo:
+        if cell.style not in styles:
+            styles[cell.style] = load_style_image(cell.style, "style", max_size, report_.notes)
+    grid.out_dir.mkdir(parents=True, exist_ok=True)
+    total = len(grid.contents) * len(grid.styles)
+    for index in range(1, len(grid.finished) + 1):
+        report(progress, "grid", index, total)
+    try:
+        for index, cell in enumerate(grid.todo, start=len(grid.finished) + 1):
+            if stylizer is None:
+                stylizer = Stylizer(options)
+            content = load_style_image(cell.content, "content", max_size, report_.notes)
+            stage = f"{index}/{total} {cell.content.stem} x {cell.style.stem}"
+            style = Style(styles[cell.style], weight=cell.weight, key=str(cell.style.resolve()))
+            result = stylizer.run(content, [style], progress=_prefixed(progress, stage))
+            if result.status == "interrupted":
+                report_.status = "interrupted"
+                break
+            if result.status != "finished":
+                report_.failed.append((cell.target, result.message))
+                log.warning("%s: %s", cell.target, result.message)
+                continue
+            write_image(cell.target, result.image, bit_depth=bit_depth)
+            report_.done.append(cell.target)
+    except KeyboardInterrupt:  # between two runs (reading, writing): stop like an interrupted run
+        report_.status = "interrupted"
+    report_.sheet = write_image(grid.sheet, grid_sheet(grid, sheet_cell))
+    return report_
+
+
+def grid_sheet(grid: GridPlan, cell_size: int = 192) -> FloatImage:
+    """The contact sheet of a grid: the styles on top, one row per content (empty cells blank).
+
+    Example:
+        >>> sheet = grid_sheet(plan_grid("photos/", ["styles/"], "grid/"))  # doctest: +SKIP
+    """
+    cells: list[list[FloatImage | None]] = []
+    for content in grid.contents:
+        row: list[FloatImage | None] = []
+        for style, _ in grid.styles:
+            path = grid.out_dir / pair_name(content, style, grid.suffix)
+            row.append(read_image(path, max_size=cell_size * 2).rgb if path.exists() else None)
+        cells.append(row)
+    inputs_row: list[FloatImage | None] = [read_image(s, max_size=cell_size * 2).rgb for s, _ in grid.styles]
+    return contact_sheet(
+        [inputs_row, *cells],
+        ["styles", *[c.stem for c in grid.contents]],
+        [s.stem for s, _ in grid.styles],
+        cell_size=cell_size,
+    )
 
 
 def stylize_grid(
-    contents: Sequence[Path],
-    styles: Sequence[tuple[Path, float]],
-    out_dir: Path,
+    contents: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    styles: Sequence[str | os.PathLike[str] | tuple[str | os.PathLike[str], float]],
+    out_dir: str | os.PathLike[str],
     options: StyleOptions,
     suffix: str = ".png",
     overwrite: bool = False,
-    max_size: int | None = 4096,
+    max_size: int | None = DEFAULT_MAX_SIZE,
     bit_depth: int = 8,
     progress: ProgressFn | None = None,
     sheet_cell: int = 192,
 ) -> GridReport:
     """Stylize every content with every style; skip finished pairs; write a contact sheet.
 
+    :func:`plan_grid`, a check of every output, then :func:`render_grid`.
+
     Args:
-        contents: content image files.
-        styles: ``(style file, weight)`` pairs.
+        contents: content files or folders.
+        styles: style files or folders, each a path or ``(path, weight)``.
         out_dir: output folder (created); pair outputs are named by :func:`pair_name`.
         options: style options shared by all pairs.
         suffix: output format of each pair.
@@ -211,56 +522,15 @@ def stylize_grid(
     Returns:
         A :class:`GridReport`.
 
+    Raises:
+        InputError: bad inputs, or an output that cannot be written (see :func:`plan_grid`).
+
     Example:
-        >>> stylize_grid([Path("a.jpg")], [(Path("starry.jpg"), 1.0)], Path("out"), StyleOptions())  # doctest: +SKIP
+        >>> stylize_grid(["a.jpg"], [("starry.jpg", 1.0)], "out", StyleOptions())  # doctest: +SKIP
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report_ = GridReport()
-    stylizer: Stylizer | None = None
-    style_images: dict[Path, FloatImage] = {}
-    pairs = [(c, s) for c in contents for s in styles]
-    for index, (content_path, (style_path, weight)) in enumerate(pairs, start=1):
-        target = out_dir / pair_name(content_path, style_path, suffix)
-        if target.exists() and not overwrite:
-            report_.skipped.append(target)
-            report(progress, "grid", index, len(pairs))
-            continue
-        if stylizer is None:
-            stylizer = Stylizer(options)
-        if style_path not in style_images:
-            style_images[style_path] = read_image(style_path, max_size=max_size).rgb
-        content = read_image(content_path, max_size=max_size).rgb
-        stage = f"{index}/{len(pairs)} {content_path.stem} x {style_path.stem}"
-
-        def sub(update: object, _stage: str = stage) -> None:
-            from easel.progress import ProgressUpdate
-
-            if progress is not None and isinstance(update, ProgressUpdate):
-                progress(
-                    ProgressUpdate(f"{_stage} {update.stage}", update.step, update.total, update.metrics)
-                )
-
-        style = Style(style_images[style_path], weight=weight, key=str(style_path.resolve()))
-        result = stylizer.run(content, [style], progress=sub)
-        if result.status != "done":
-            report_.failed.append((target, result.message))
-            log.warning("%s: %s", target, result.message)
-            continue
-        write_image(target, result.image, bit_depth=bit_depth)
-        report_.done.append(target)
-    cells: list[list[FloatImage | None]] = []
-    for content_path in contents:
-        row: list[FloatImage | None] = []
-        for style_path, _ in styles:
-            path = out_dir / pair_name(content_path, style_path, suffix)
-            row.append(read_image(path, max_size=sheet_cell * 2).rgb if path.exists() else None)
-        cells.append(row)
-    inputs_row = [read_image(s, max_size=sheet_cell * 2).rgb for s, _ in styles]
-    sheet = contact_sheet(
-        [inputs_row, *cells],
-        ["styles", *[c.stem for c in contents]],
-        [s.stem for s, _ in styles],
-        cell_size=sheet_cell,
+    outputs = OutputPlan(overwrite=overwrite)
+    grid = plan_grid(contents, styles, out_dir, suffix=suffix, overwrite=overwrite, plan=outputs)
+    outputs.check()
+    return render_grid(
+        grid, options, max_size=max_size, bit_depth=bit_depth, progress=progress, sheet_cell=sheet_cell
     )
-    report_.sheet = write_image(out_dir / "contact_sheet.png", sheet)
-    return report_

@@ -56,24 +56,44 @@ def gram_matrix(features: torch.Tensor, mask: torch.Tensor | None = None) -> tor
 
 
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between activations (float32 scalar)."""
+    """Mean squared error between activations (float32 scalar).
+
+    Example:
+        >>> content_loss(torch.ones(1, 2, 3, 3), torch.zeros(1, 2, 3, 3)).item()
+        1.0
+    """
     return F.mse_loss(features.float(), target.float())
 
 
 def style_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error between two Gram matrices (float32 scalar)."""
+    """Mean squared error between two Gram matrices (float32 scalar).
+
+    Example:
+        >>> style_loss(torch.eye(2)[None], torch.zeros(1, 2, 2)).item()
+        0.5
+    """
     return F.mse_loss(gram.float(), target.float())
 
 
 def tv_loss(image: torch.Tensor) -> torch.Tensor:
-    """Total variation: mean squared difference of neighbouring pixels of ``(N, 3, H, W)``."""
+    """Total variation: mean squared difference of neighbouring pixels of ``(N, 3, H, W)``.
+
+    Example:
+        >>> tv_loss(torch.full((1, 3, 4, 4), 0.5)).item()
+        0.0
+    """
     dx = image[:, :, :, 1:] - image[:, :, :, :-1]
     dy = image[:, :, 1:, :] - image[:, :, :-1, :]
     return dx.float().pow(2).mean() + dy.float().pow(2).mean()
 
 
 def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area-resize an ``(N, 1, H, W)`` mask to a layer's ``(h, w)``."""
+    """Area-resize an ``(N, 1, H, W)`` mask to a layer's ``(h, w)``.
+
+    Example:
+        >>> tuple(resize_mask(torch.ones(1, 1, 8, 8), (2, 2)).shape)
+        (1, 1, 2, 2)
+    """
     if tuple(mask.shape[-2:]) == tuple(size):
         return mask
     return F.adaptive_avg_pool2d(mask.float(), size)
@@ -114,7 +134,6 @@ def total_loss(
     content_weight: float,
     style_weight: float,
     tv_weight: float = 0.0,
-    content_mask: torch.Tensor | None = None,
 ) -> LossTerms:
     """``α·content + β·Σᵢ wᵢ·Σₗ λₗ·style(i, l) + γ·TV``.
 
@@ -127,9 +146,16 @@ def total_loss(
         content_weight: α.
         style_weight: β.
         tv_weight: γ.
-        content_mask: unused placeholder for region-weighted content (``None``).
+
+    Returns:
+        The weighted terms and their sum (scalar float32 tensors).
+
+    Example:
+        >>> feats = {"relu1_1": torch.ones(1, 2, 4, 4)}
+        >>> target = StyleTarget({"relu1_1": gram_matrix(feats["relu1_1"])})
+        >>> total_loss(feats, None, feats, [target], {"relu1_1": 1.0}, 1.0, 100.0).total.item()
+        0.0
     """
-    del content_mask
     zero = torch.zeros((), device=next(iter(features.values())).device)
     content = zero
     for layer, target in content_targets.items():

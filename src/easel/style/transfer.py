@@ -1,9 +1,16 @@
-"""The optimization loop of Gatys et al.'s neural style transfer, coarse to fine.
+"""Gatys et al.'s neural style transfer, coarse to fine, on the shared optimization loop.
 
 :func:`stylize` optimizes the pixels of an image so that its VGG-19 features
 match the content photo and its Gram matrices match one or more style
 images. :class:`Stylizer` keeps the encoder and each style's Gram matrices
 between calls, for grids of many contents x many styles.
+
+The pieces live apart: the encoder in :mod:`easel.nets.vgg`, the losses in
+:mod:`easel.style.losses`, the loop in :mod:`easel.optim`, the scales in
+:mod:`easel.pyramid` and tiles in :mod:`easel.style.tiling`; this module
+wires them together. A run ends with a status (``finished``, ``stopped``,
+``interrupted``, ``non-finite``) instead of an exception, and its image always
+has the asked output size.
 
 Speed levers, on by default (see ``benchmarks/stylize.py``): bf16 autocast
 (Grams stay fp32), the encoder truncated after the deepest used layer, no
@@ -15,10 +22,9 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,149 +36,47 @@ from numpy.typing import ArrayLike, NDArray
 from easel.devices import autocast, autocast_dtype, resolve_device
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb, from_tensor, resize, to_tensor
-from easel.progress import ProgressFn, report
-from easel.style.color import check_choice, match_color, transfer_luminance
+from easel.nets.vgg import VGGEncoder, load_encoder
+from easel.nets.vgg_layers import LAYER_TABLE, LAYERS
+from easel.optim import OptimResult, Status, StepState, lbfgs_history_size, optimize
+from easel.options import options_dict
+from easel.progress import ProgressFn
+from easel.pyramid import shape_with_long_side
+from easel.style.color import match_color, transfer_luminance
 from easel.style.losses import LossTerms, StyleTarget, gram_matrix, total_loss
-from easel.style.vgg import LAYERS, POOLINGS, VGGEncoder, guess_preprocessing, load_vgg19
+from easel.style.options import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_STYLE_LAYER_WEIGHTS,
+    DEFAULT_STYLE_LAYERS,
+    INIT_CHOICES,
+    MIN_SIDE,
+    OPTIMIZERS,
+    StyleOptions,
+)
+from easel.style.tiling import Tile, TileRunner, optimize_tiled
 
 log = logging.getLogger(__name__)
 
-DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
-DEFAULT_STYLE_LAYER_WEIGHTS = (1.0, 0.75, 0.2, 0.2, 0.2)
-DEFAULT_CONTENT_LAYERS = ("relu4_2",)
-INIT_CHOICES = ("content", "noise", "style")
-OPTIMIZERS = ("lbfgs", "adam")
-MIN_SIDE = 32
-"""Smallest side (px) of a content or style image that carries usable features."""
-LBFGS_HISTORY_BUDGET = 512 * 2**20
-"""Bytes allowed for L-BFGS's history; caps its length at high resolution."""
-
-SnapshotFn = Callable[[int, FloatImage], None]
-
-
-@dataclass
-class StyleOptions:
-    """Settings of a style transfer (the CLI's options, with the same names).
-
-    Attributes:
-        size: long side of the output, in pixels.
-        iterations: optimizer iterations at the finest scale.
-        coarse_iterations: iterations at each coarser scale (``None``: same as ``iterations``).
-            Coarse iterations cost a quarter (or less) of a fine one, so the default
-            spends most of them there (200 coarse, 80 at the finest scale).
-        content_weight: α, weight of the content loss.
-        style_weight: β, weight of the style loss (each style's own weight multiplies it).
-        tv_weight: γ, weight of the total-variation smoothness loss.
-        content_layers: VGG-19 layers of the content loss.
-        style_layers: VGG-19 layers of the style loss.
-        style_layer_weights: per-layer weights λ (default 1, 0.75, 0.2, 0.2, 0.2: early layers heavier).
-        style_scale: style images are resized to ``style_scale`` x the output's long side.
-        init: ``"content"`` (default), ``"noise"`` or ``"style"`` (the first style);
-            an explicit image can be passed to :func:`stylize` as ``init_image``.
-        optimizer: ``"lbfgs"`` (default) or ``"adam"``.
-        learning_rate: Adam's step size, in [0, 1] pixel units.
-        lbfgs_history: L-BFGS history length; ``None`` caps it so the history
-            uses at most :data:`LBFGS_HISTORY_BUDGET` bytes (at most 100).
-        multiscale: optimize coarse to fine (``min_scale``, 2x, ..., ``size``).
-        min_scale: long side of the coarsest scale.
-        preserve_color: ``"none"``, ``"luminance"`` or ``"histogram"``.
-        pooling: ``"max"`` or ``"avg"``.
-        model: registry name of the encoder (``vgg19-caffe`` or ``vgg19-torchvision``).
-        weights: a local weights file overriding the registry's cached copy.
-        preprocessing: ``"auto"`` (from ``model`` or the file name), ``"caffe"`` or ``"torchvision"``.
-        precision: ``"auto"`` (bf16 autocast on CPU), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
-        channels_last: run the convolutions in channels-last memory format.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
-        seed: random seed (noise init); ``None`` leaves torch's generator alone.
-        tile_size: optimize the finest scale in overlapping tiles of this many
-            pixels (for outputs beyond memory); coarser scales larger than a tile
-            are tiled only if they would not fit in the memory free at the time;
-            ``None`` = whole image.
-        tile_overlap: overlap of neighbouring tiles, in pixels.
-    """
-
-    size: int = 512
-    iterations: int = 80
-    coarse_iterations: int | None = 200
-    content_weight: float = 1.0
-    style_weight: float = 100.0
-    tv_weight: float = 0.0
-    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
-    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
-    style_layer_weights: tuple[float, ...] | None = None
-    style_scale: float = 1.0
-    init: str = "content"
-    optimizer: str = "lbfgs"
-    learning_rate: float = 0.02
-    lbfgs_history: int | None = None
-    multiscale: bool = True
-    min_scale: int = 256
-    preserve_color: str = "none"
-    pooling: str = "max"
-    model: str = "vgg19-caffe"
-    weights: str | os.PathLike[str] | None = None
-    preprocessing: str = "auto"
-    precision: str = "auto"
-    channels_last: bool = False
-    device: str = "auto"
-    seed: int | None = 0
-    tile_size: int | None = None
-    tile_overlap: int = 64
-
-    def validate(self) -> StyleOptions:
-        """Check every field; raise :class:`InputError` naming the bad one."""
-        if self.size < MIN_SIDE:
-            raise InputError(f"--size must be at least {MIN_SIDE} px, got {self.size}")
-        if self.iterations < 0 or (self.coarse_iterations is not None and self.coarse_iterations < 0):
-            raise InputError("--iterations must be >= 0")
-        for name in ("content_weight", "style_weight", "tv_weight", "style_scale", "learning_rate"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0:
-                raise InputError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
-        if self.style_scale <= 0:
-            raise InputError("--style-scale must be > 0")
-        for layer in (*self.content_layers, *self.style_layers):
-            if layer not in LAYERS:
-                raise InputError(f"unknown VGG-19 layer {layer!r}; layers are named like relu4_2 or conv1_1")
-        if not self.style_layers:
-            raise InputError("at least one style layer is needed")
-        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
-            raise InputError(
-                f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} style layers"
-            )
-        if self.init not in INIT_CHOICES:
-            raise InputError(f"unknown init {self.init!r}; choose {', '.join(INIT_CHOICES)} or a file")
-        if self.optimizer not in OPTIMIZERS:
-            raise InputError(f"unknown optimizer {self.optimizer!r}; choose lbfgs or adam")
-        if self.pooling not in POOLINGS:
-            raise InputError(f"unknown pooling {self.pooling!r}; choose max or avg")
-        if self.preprocessing not in ("auto", "caffe", "torchvision"):
-            raise InputError(f"unknown preprocessing {self.preprocessing!r}")
-        check_choice(self.preserve_color)
-        if self.min_scale < MIN_SIDE:
-            raise InputError(f"--min-scale must be at least {MIN_SIDE} px")
-        if self.tile_size is not None and self.tile_size < 2 * self.tile_overlap + MIN_SIDE:
-            raise InputError(f"--tile-size must be at least 2 x --tile-overlap + {MIN_SIDE} px")
-        return self
-
-    def layer_weights(self) -> dict[str, float]:
-        """Style layer -> λ."""
-        if self.style_layer_weights is not None:
-            weights = self.style_layer_weights
-        elif tuple(self.style_layers) == DEFAULT_STYLE_LAYERS:
-            weights = DEFAULT_STYLE_LAYER_WEIGHTS
-        else:
-            weights = tuple(1.0 for _ in self.style_layers)
-        return dict(zip(self.style_layers, weights, strict=True))
-
-    def scales(self, shape: tuple[int, int]) -> list[tuple[int, int]]:
-        """The ``(height, width)`` of each scale, coarse to fine, for a content of ``shape``."""
-        h, w = shape
-        long_sides = [self.size]
-        if self.multiscale:
-            while long_sides[0] // 2 >= self.min_scale:
-                long_sides.insert(0, long_sides[0] // 2)
-        return [_fit_exact((h, w), s) for s in long_sides]
+__all__ = [
+    "DEFAULT_CONTENT_LAYERS",
+    "DEFAULT_STYLE_LAYERS",
+    "DEFAULT_STYLE_LAYER_WEIGHTS",
+    "INIT_CHOICES",
+    "MIN_SIDE",
+    "OPTIMIZERS",
+    "Style",
+    "StyleHook",
+    "StyleOptions",
+    "StyleResult",
+    "StyleStep",
+    "Stylizer",
+    "available_memory",
+    "check_mask_shape",
+    "estimate_memory",
+    "fit_size",
+    "memory_budget",
+    "stylize",
+]
 
 
 @dataclass
@@ -196,27 +100,63 @@ class Style:
 StyleLike = Style | ArrayLike | tuple[ArrayLike, float] | tuple[ArrayLike, float, ArrayLike | None]
 
 
+@dataclass(frozen=True, kw_only=True)
+class StyleStep(StepState):
+    """What an ``on_step`` hook of :func:`stylize` sees after each evaluation.
+
+    Besides :class:`~easel.optim.StepState`'s ``step`` (global, across scales and
+    tiles), ``stage_step``, ``total``, ``stage``, ``losses`` (``total``,
+    ``content``, ``style`` and, when weighted, ``tv``) and ``params``:
+
+    Attributes:
+        scale_index: 0-based index of the current scale (``num_scales - 1`` = the finest).
+        num_scales: how many scales the run has.
+        shape: ``(height, width)`` of the current scale.
+        output_shape: ``(height, width)`` of the final output (to resize snapshots to).
+        tile: the tile being optimized, or ``None`` when the scale is whole.
+
+    ``image()`` returns the current image ``(h, w, 3)`` float32 in [0, 1] at the
+    current scale (with tiles: the whole canvas, the finished tiles and the
+    current one blended in).
+    """
+
+    scale_index: int
+    num_scales: int
+    shape: tuple[int, int]
+    output_shape: tuple[int, int]
+    tile: Tile | None = None
+
+
+StyleHook = Callable[[StyleStep], "bool | None"]
+"""``on_step(state) -> bool | None``: see :class:`StyleStep`; ``True`` stops the run."""
+
+
 @dataclass
 class StyleResult:
     """What :func:`stylize` returns.
 
     Attributes:
-        image: ``(H, W, 3)`` float32 RGB in [0, 1].
+        image: ``(H, W, 3)`` float32 RGB in [0, 1], always at the output size
+            (a run that ended at a coarser scale is upscaled; see ``reached_shape``).
         losses: one dict per evaluation: ``scale``, ``step``, ``total``, ``content``, ``style``, ``tv``.
         timings: seconds per stage (``setup``, ``scale 1`` ..., ``total``).
-        status: ``"done"``, ``"nan"`` (stopped: the loss became non-finite; ``image``
-            is the last good one) or ``"interrupted"``.
-        message: a one-line explanation when ``status`` is not ``"done"``.
+        status: ``"finished"``; ``"stopped"`` (the ``on_step`` hook asked);
+            ``"interrupted"`` (Ctrl-C or SIGTERM: ``image`` is the image reached);
+            ``"non-finite"`` (the loss became NaN/infinite: ``image`` is the last good one).
+        message: a one-line explanation when ``status`` is not ``"finished"``.
         scales: ``(height, width)`` of each scale.
-        options: the options used.
+        reached_shape: ``(height, width)`` of the scale the run ended at (the
+            output's when it finished).
+        options: the options used (``iterations`` resolved).
     """
 
     image: FloatImage
     losses: list[dict[str, float]] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    status: str = "done"
+    status: Status = "finished"
     message: str = ""
     scales: list[tuple[int, int]] = field(default_factory=list)
+    reached_shape: tuple[int, int] | None = None
     options: StyleOptions | None = None
 
     @property
@@ -232,33 +172,10 @@ class StyleResult:
             "final_loss": self.final_loss,
             "evaluations": len(self.losses),
             "scales": [list(s) for s in self.scales],
+            "reached_shape": list(self.reached_shape) if self.reached_shape else None,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
-            "options": {
-                k: (os.fspath(v) if isinstance(v, os.PathLike) else v)
-                for k, v in asdict(self.options).items()
-            }
-            if self.options
-            else None,
+            "options": options_dict(self.options) if self.options else None,
         }
-
-
-class StyleInterrupted(KeyboardInterrupt):
-    """Ctrl-C during :func:`stylize`; ``result`` holds the image reached so far."""
-
-    def __init__(self, result: StyleResult) -> None:
-        super().__init__("interrupted")
-        self.result = result
-
-
-class _NonFinite(Exception):
-    pass
-
-
-def _fit_exact(shape: tuple[int, int], long_side: int) -> tuple[int, int]:
-    h, w = shape
-    if h >= w:
-        return long_side, max(1, round(w * long_side / h))
-    return max(1, round(h * long_side / w)), long_side
 
 
 def _as_style(item: StyleLike, index: int) -> Style:
@@ -307,31 +224,27 @@ def estimate_memory(shape: tuple[int, int], options: StyleOptions) -> int:
 
     Counts the activations kept for the backward pass up to the deepest layer,
     their gradients, and L-BFGS's history; calibrated on CPU (see the benchmark).
+
+    Example:
+        >>> estimate_memory((512, 512), StyleOptions()) // 2**20  # doctest: +SKIP
+        1164
     """
     h, w = shape
     pixels = h * w
     deepest = max(LAYERS.index(n) for n in (*options.content_layers, *options.style_layers))
     per_px = 0.0
-    from easel.style.vgg import _layer_table
-
-    widths = {1: 64, 2: 128, 3: 256, 4: 512, 5: 512}
-    for name, kind, _ in _layer_table()[: deepest + 1]:
-        if kind == "conv":  # "conv3_2" -> block 3, at 1/4**(3-1) of the pixels
-            block = int(name[4])
-            per_px += widths[block] / 4 ** (block - 1)
+    for layer in LAYER_TABLE[: deepest + 1]:
+        if layer.kind == "conv":  # block b runs at 1/4**(b-1) of the pixels
+            per_px += layer.width / 4 ** (layer.block - 1)
     low = options.precision in ("auto", "bf16", "fp16")
     elem = 2 if low else 4
     activations = per_px * pixels * elem * 3.5  # conv outputs + autocast copies + backward transients
     history = 0
     if options.optimizer == "lbfgs":
         numel = 3 * pixels
-        hist = options.lbfgs_history or _auto_history(numel)
+        hist = options.lbfgs_history or lbfgs_history_size(numel)
         history = 2 * hist * numel * 4 + 6 * numel * 4
     return int(activations + history + 300 * 2**20)
-
-
-def _auto_history(numel: int) -> int:
-    return int(max(5, min(100, LBFGS_HISTORY_BUDGET // (8 * numel))))
 
 
 def available_memory() -> int | None:
@@ -376,18 +289,14 @@ class Stylizer:
         self.load_seconds = time.perf_counter() - start
 
     def _load_encoder(self) -> VGGEncoder:
-        from easel.style.registry import PREPROCESSING
-        from easel.weights import resolve
-
         opts = self.options
-        path = resolve(opts.model, override=opts.weights)
-        preprocessing = opts.preprocessing
-        if preprocessing == "auto":
-            default = PREPROCESSING.get(opts.model, "caffe")
-            preprocessing = guess_preprocessing(path, default=default) if opts.weights else default
-        layers = list(dict.fromkeys((*opts.content_layers, *opts.style_layers)))
-        encoder = load_vgg19(
-            path, layers, preprocessing=preprocessing, pooling=opts.pooling, device=self.device
+        encoder = load_encoder(
+            opts.model,
+            opts.weights,
+            layers=list(dict.fromkeys((*opts.content_layers, *opts.style_layers))),
+            pooling=opts.pooling,
+            preprocessing=opts.preprocessing,
+            device=self.device,
         )
         if opts.channels_last:
             encoder.use_channels_last(True)
@@ -413,7 +322,7 @@ class Stylizer:
         image = style.image
         if opts.preserve_color == "histogram" and content is not None:
             image = match_color(image, content)
-        image = resize(image, _fit_exact(image.shape[:2], side))
+        image = resize(image, shape_with_long_side(image.shape[:2], side))
         with torch.no_grad():
             feats = self._features(to_tensor(image, device=self.device))
             grams = {layer: gram_matrix(feats[layer]) for layer in opts.style_layers}
@@ -466,19 +375,19 @@ class Stylizer:
             mask_t = torch.from_numpy(np.ascontiguousarray(mask)).to(self.device)[None, None]
         return StyleTarget(grams=grams, weight=style.weight, mask=mask_t)
 
-    # ------------------------------------------------------------ the loop
+    # ------------------------------------------------------------ the run
 
     def run(
         self,
         content: ArrayLike,
         styles: Sequence[StyleLike],
+        *,
         init_image: ArrayLike | None = None,
         progress: ProgressFn | None = None,
-        callback: SnapshotFn | None = None,
-        snapshot_every: int = 0,
+        on_step: StyleHook | None = None,
     ) -> StyleResult:
         """Stylize ``content``; see :func:`stylize` for the arguments."""
-        opts = self.options
+        opts = self.options.validate()
         t0 = time.perf_counter()
         content_img = as_float_rgb(content, name="content")
         if min(content_img.shape[:2]) < MIN_SIDE:
@@ -499,88 +408,93 @@ class Stylizer:
         gen = torch.Generator(device="cpu")
         gen.manual_seed(0 if opts.seed is None else opts.seed)
 
-        result = StyleResult(image=content_img, scales=scales, options=opts)
+        result = StyleResult(image=content_img, scales=scales, options=opts.resolved())
         result.timings["setup"] = self.load_seconds
-        current: torch.Tensor | None = None
-        step_offset = 0
-        for index, shape in enumerate(scales):
-            ts = time.perf_counter()
-            # the finest scale runs `iterations`, coarser ones `coarse_iterations`
-            final = index == len(scales) - 1
-            iters = (
-                opts.iterations
-                if final
-                else (opts.coarse_iterations if opts.coarse_iterations is not None else opts.iterations)
-            )
-            content_s = resize(content_img, shape)
-            use_tiles = self._tiled(shape, final)
-            with torch.no_grad():
-                content_t = to_tensor(content_s, device=self.device)
-                ctargets: dict[str, torch.Tensor] = {}
-                if not use_tiles:  # tiles compute their own content targets
-                    cfeats = self._features(content_t)
-                    ctargets = {layer: cfeats[layer].detach() for layer in opts.content_layers}
-                    del cfeats
-                targets = [self._target(s, shape, content_img) for s in style_list]
-            if current is None:
-                x0 = self._init(content_t, style_list, init_arr, shape, gen)
-            else:
-                x0 = F.interpolate(current, size=shape, mode="bicubic", align_corners=False).clamp_(0.0, 1.0)
-            stage = f"scale {index + 1}/{len(scales)} {shape[1]}x{shape[0]}" if len(scales) > 1 else "stylize"
-            try:
-                if use_tiles:
-                    from easel.style.tiling import optimize_tiled
-
-                    current = optimize_tiled(
-                        self,
-                        x0,
-                        content_t,
-                        targets,
-                        iters,
-                        stage,
-                        result,
-                        progress,
-                        callback,
-                        snapshot_every,
-                        step_offset,
-                    )
-                else:
-                    current = self._optimize(
-                        x0,
-                        ctargets,
-                        targets,
-                        iters,
-                        stage,
-                        result,
-                        progress,
-                        callback,
-                        snapshot_every,
-                        step_offset,
-                    )
-            except _NonFinite as exc:
-                last = exc.args[0] if exc.args else x0
-                result.image = self._finish(last, content_img)
-                result.status = "nan"
-                result.message = (
-                    f"the loss became NaN/infinite at {stage}, step {len(result.losses) + 1}; stopped and kept "
-                    "the last good image (try a lower --style-weight or --learning-rate, or --precision fp32)"
+        run = _Run(self, result, progress, on_step)
+        current: torch.Tensor | None = None  # the image reached (at the scale before `shape`)
+        reached = scales[0]
+        stage = "stylize"
+        try:
+            for index, shape in enumerate(scales):
+                ts = time.perf_counter()
+                final = index == len(scales) - 1
+                # the finest scale runs `iterations`, coarser ones `coarse_iterations`
+                num_steps = opts.resolved_iterations() if final else opts.resolved_coarse_iterations()
+                stage = (
+                    f"scale {index + 1}/{len(scales)} {shape[1]}x{shape[0]}" if len(scales) > 1 else "stylize"
                 )
+                content_s = resize(content_img, shape)
+                use_tiles = self._tiled(shape, final)
+                with torch.no_grad():
+                    content_t = to_tensor(content_s, device=self.device)
+                    targets = [self._target(s, shape, content_img) for s in style_list]
+                if current is None:
+                    x0 = self._init(content_t, style_list, init_arr, shape, gen)
+                else:
+                    x0 = F.interpolate(current, size=shape, mode="bicubic", align_corners=False).clamp_(
+                        0.0, 1.0
+                    )
+                run.scale_index, run.shape = index, shape
+                if use_tiles:
+                    assert opts.tile_size is not None
+                    tiled = optimize_tiled(
+                        x0,
+                        opts.tile_size,
+                        opts.tile_overlap,
+                        run.tile_runner(content_t, targets, num_steps, stage),
+                    )
+                    current, status, message = tiled.canvas, tiled.status, tiled.message
+                else:
+                    with torch.no_grad():
+                        cfeats = self._features(content_t)
+                        ctargets = {layer: cfeats[layer].detach() for layer in opts.content_layers}
+                        del cfeats
+                    out = run.stage(x0, ctargets, targets, num_steps, stage)
+                    current, status, message = out.param.clamp(0.0, 1.0), out.status, out.message
+                reached = shape
                 result.timings[f"scale {index + 1}"] = time.perf_counter() - ts
-                result.timings["total"] = time.perf_counter() - t0
-                return result
-            except KeyboardInterrupt as exc:
-                partial = getattr(exc, "partial", None)
-                result.image = self._finish(partial if partial is not None else x0, content_img)
-                result.status = "interrupted"
-                result.message = f"interrupted at {stage}"
-                result.timings["total"] = time.perf_counter() - t0
-                raise StyleInterrupted(result) from None
-            step_offset = len(result.losses)
-            result.timings[f"scale {index + 1}"] = time.perf_counter() - ts
+                if status != "finished":
+                    self._end_early(result, current, content_img, shape, status, message)
+                    result.timings["total"] = time.perf_counter() - t0
+                    return result
+        except KeyboardInterrupt:
+            # between optimizer steps (style targets, resizing): keep the image reached so far
+            if current is None:
+                current = to_tensor(resize(content_img, scales[0]), device=self.device)
+            self._end_early(result, current, content_img, reached, "interrupted", f"interrupted at {stage}")
+            result.timings["total"] = time.perf_counter() - t0
+            return result
         assert current is not None
         result.image = self._finish(current, content_img)
+        result.reached_shape = scales[-1]
         result.timings["total"] = time.perf_counter() - t0
         return result
+
+    def _end_early(
+        self,
+        result: StyleResult,
+        current: torch.Tensor,
+        content: FloatImage,
+        shape: tuple[int, int],
+        status: Status,
+        message: str,
+    ) -> None:
+        """Fill ``result`` for a run that ended at ``shape`` with ``status``: the image at the output size."""
+        output_shape = result.scales[-1]
+        if status == "non-finite":
+            message += (
+                "; stopped and kept the last good image "
+                "(try a lower style_weight or learning_rate, or precision fp32)"
+            )
+        if tuple(shape) != tuple(output_shape):
+            current = F.interpolate(current, size=output_shape, mode="bicubic", align_corners=False).clamp_(
+                0.0, 1.0
+            )
+            message += f"; the image reached at {shape[1]}x{shape[0]} was upscaled to {output_shape[1]}x{output_shape[0]}"
+        result.image = self._finish(current, content)
+        result.status = status
+        result.message = message
+        result.reached_shape = shape
 
     def _tiled(self, shape: tuple[int, int], final: bool) -> bool:
         """Whether a scale is optimized in tiles: the finest one when it is larger than a
@@ -616,37 +530,43 @@ class Stylizer:
             return to_tensor(resize(styles[0].image, shape), device=self.device)
         return content_t.clone()
 
-    def _optimize(
+
+class _Run:
+    """One :meth:`Stylizer.run`: its result, hooks and the global step count."""
+
+    def __init__(
+        self,
+        stylizer: Stylizer,
+        result: StyleResult,
+        progress: ProgressFn | None,
+        on_step: StyleHook | None,
+    ) -> None:
+        self.stylizer = stylizer
+        self.result = result
+        self.progress = progress
+        self.on_step = on_step
+        self.steps = 0
+        self.scale_index = 0
+        self.shape = result.scales[0]
+
+    def stage(
         self,
         x0: torch.Tensor,
         ctargets: dict[str, torch.Tensor],
         targets: Sequence[StyleTarget],
-        iterations: int,
+        num_steps: int,
         stage: str,
-        result: StyleResult,
-        progress: ProgressFn | None,
-        callback: SnapshotFn | None,
-        snapshot_every: int,
-        step_offset: int,
-        region: tuple[int, int, int, int] | None = None,
-    ) -> torch.Tensor:
-        """Optimize ``x0`` for ``iterations`` steps; return the final image tensor."""
-        opts = self.options
+        tile: Tile | None = None,
+        composite: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> OptimResult:
+        """Optimize ``x0`` (a whole scale, or one tile) for ``num_steps`` steps."""
+        stylizer, opts = self.stylizer, self.stylizer.options
         x = x0.detach().clone().requires_grad_(True)
-        if iterations == 0:
-            return x.detach()
         layer_weights = opts.layer_weights()
-        last_good = x.detach().clone()
-        evals = 0
-        scale_label = float(max(x.shape[-2:]))
 
-        def closure() -> torch.Tensor:
-            nonlocal evals, last_good
-            if x.grad is not None:
-                x.grad = None
-            feats = self._features(x)
+        def loss_fn() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             terms = total_loss(
-                feats,
+                stylizer._features(x),
                 x,
                 ctargets,
                 targets,
@@ -655,68 +575,105 @@ class Stylizer:
                 opts.style_weight,
                 opts.tv_weight,
             )
-            loss = terms.total
-            value = float(loss.detach())
-            content_value, style_value = float(terms.content.detach()), float(terms.style.detach())
-            if not math.isfinite(value):
-                raise _NonFinite(last_good)
-            loss.backward()
-            if x.grad is None or not bool(torch.isfinite(x.grad).all()):
-                raise _NonFinite(last_good)
-            last_good = x.detach().clone()
-            evals += 1
-            result.losses.append(
-                {
-                    "scale": scale_label,
-                    "step": float(step_offset + evals),
-                    "total": value,
-                    "content": content_value,
-                    "style": style_value,
-                    "tv": float(terms.tv.detach()),
-                }
-            )
-            report(progress, stage, evals, iterations, loss=value, content=content_value, style=style_value)
-            if callback is not None and snapshot_every and (step_offset + evals) % snapshot_every == 0:
-                callback(step_offset + evals, from_tensor(x.detach().float()))
-            return loss.detach()
+            named = {"content": terms.content, "style": terms.style}
+            if opts.tv_weight:
+                named["tv"] = terms.tv
+            return terms.total, named
 
-        try:
-            if opts.optimizer == "lbfgs":
-                history = opts.lbfgs_history or _auto_history(x.numel())
-                optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
-                    [x],
-                    lr=1.0,
-                    max_iter=iterations,
-                    max_eval=iterations,
-                    history_size=history,
-                    tolerance_grad=-1.0,
-                    tolerance_change=-1.0,
+        hook = None
+        if self.on_step is not None:
+            user_hook = self.on_step
+            scale_index, shape, num_scales = self.scale_index, self.shape, len(self.result.scales)
+            output_shape = self.result.scales[-1]
+
+            def render() -> FloatImage:
+                image = x.detach()
+                return from_tensor(composite(image) if composite is not None else image)
+
+            def hook(state: StepState) -> bool | None:
+                return user_hook(
+                    StyleStep(
+                        step=state.step,
+                        stage_step=state.stage_step,
+                        total=state.total,
+                        stage=state.stage,
+                        losses=state.losses,
+                        params=state.params,
+                        render=render,
+                        scale_index=scale_index,
+                        num_scales=num_scales,
+                        shape=shape,
+                        output_shape=output_shape,
+                        tile=tile,
+                    )
                 )
-                # With no tolerances and max_eval == max_iter, one step() is exactly `iterations` evaluations.
-                optimizer.step(closure)  # type: ignore[arg-type]
-            else:
-                optimizer = torch.optim.Adam([x], lr=opts.learning_rate)
-                while evals < iterations:
-                    optimizer.zero_grad(set_to_none=True)
-                    closure()
-                    optimizer.step()
-        except KeyboardInterrupt as exc:
-            exc.partial = last_good  # type: ignore[attr-defined]
-            raise
-        final = x.detach()
-        if not bool(torch.isfinite(final).all()):
-            return last_good
-        return final.clamp(0.0, 1.0)
+
+        out = optimize(
+            {"image": x},
+            loss_fn,
+            num_steps,
+            optimizer=opts.optimizer,
+            learning_rate=opts.learning_rate,
+            lbfgs_history=opts.lbfgs_history,
+            stage=stage,
+            progress=self.progress,
+            on_step=hook,
+            step_offset=self.steps,
+        )
+        self.steps += out.steps
+        label = float(max(self.shape))
+        self.result.losses.extend(
+            {
+                "scale": label,
+                "step": h["step"],
+                "total": h["total"],
+                "content": h["content"],
+                "style": h["style"],
+                "tv": h.get("tv", 0.0),
+            }
+            for h in out.history
+        )
+        return out
+
+    def tile_runner(
+        self,
+        content_t: torch.Tensor,
+        targets: Sequence[StyleTarget],
+        num_steps: int,
+        stage: str,
+    ) -> TileRunner:
+        """The function :func:`optimize_tiled` calls per tile: each tile's own content targets,
+        the Grams of the whole style images, the style masks cut to the tile."""
+        stylizer = self.stylizer
+
+        def run_tile(
+            tile: Tile, start: torch.Tensor, composite: Callable[[torch.Tensor], torch.Tensor]
+        ) -> OptimResult | None:
+            window = tile.window
+            tile_targets = [
+                StyleTarget(t.grams, t.weight, None if t.mask is None else t.mask[window].contiguous())
+                for t in targets
+            ]
+            if tile_targets and all(t.mask is not None and float(t.mask.sum()) == 0.0 for t in tile_targets):
+                return None  # no style applies here
+            with torch.no_grad():
+                cfeats = stylizer._features(content_t[window])
+                ctargets = {layer: cfeats[layer].detach() for layer in stylizer.options.content_layers}
+                del cfeats
+            label = f"{stage} tile {tile.index}/{tile.count}"
+            return self.stage(start, ctargets, tile_targets, num_steps, label, tile, composite)
+
+        return run_tile
 
 
 def stylize(
     content: ArrayLike,
     styles: Sequence[StyleLike],
     options: StyleOptions | None = None,
-    progress: ProgressFn | None = None,
+    *,
     init_image: ArrayLike | None = None,
-    callback: SnapshotFn | None = None,
-    snapshot_every: int = 0,
+    progress: ProgressFn | None = None,
+    on_step: StyleHook | None = None,
     **overrides: Any,
 ) -> StyleResult:
     """Render ``content`` in the style of one or more images (Gatys et al.).
@@ -727,52 +684,39 @@ def stylize(
             ``(image, weight, mask)`` or a :class:`Style`. The style loss is
             ``β Σᵢ wᵢ styleᵢ``; a mask ``(H, W)`` in [0, 1] confines that style to a region.
         options: :class:`StyleOptions` (defaults when ``None``).
+        init_image: start from this image instead of ``options.init``.
         progress: callback receiving a :class:`~easel.progress.ProgressUpdate`
             per evaluation, with ``loss``, ``content`` and ``style`` metrics.
-        init_image: start from this image instead of ``options.init``.
-        callback: called as ``callback(step, image)`` every ``snapshot_every`` steps
-            (for ``--save-every`` and animations); ``image`` is ``(h, w, 3)`` float32.
-        snapshot_every: see ``callback``.
+        on_step: called after every evaluation with a :class:`StyleStep` (the
+            global step, the losses, ``image()`` at the current scale, the
+            output shape); returning ``True`` stops the run (status ``"stopped"``).
         **overrides: fields of :class:`StyleOptions` to change (``size=256, seed=1``).
 
     Returns:
         A :class:`StyleResult`; ``result.image`` is ``(H', W', 3)`` float32 RGB in
-        [0, 1] with long side ``options.size``. When the loss becomes NaN the run
-        stops early with ``status == "nan"`` and the last good image.
+        [0, 1] with long side ``options.size``. A run that ends early -- Ctrl-C or
+        SIGTERM (``"interrupted"``), a NaN/infinite loss (``"non-finite"``: the
+        last good image) or the hook (``"stopped"``) -- returns its image so far,
+        upscaled to the output size when it ended at a coarser scale.
 
     Raises:
-        InputError: bad images, options or masks.
+        InputError: bad images or masks; :class:`~easel.options.OptionError` for bad options.
         WeightsError: the encoder weights are missing or invalid.
-        StyleInterrupted: Ctrl-C; its ``result`` holds the image so far.
 
     Example:
         >>> art = stylize(photo, [(starry, 1.0), (scream, 0.45)], size=512, seed=0)  # doctest: +SKIP
-        >>> art.image.shape  # doctest: +SKIP
-        (384, 512, 3)
+        >>> art.status, art.image.shape  # doctest: +SKIP
+        ('finished', (384, 512, 3))
     """
     opts = replace(options or StyleOptions(), **overrides) if overrides else (options or StyleOptions())
-    return Stylizer(opts).run(
-        content,
-        styles,
-        init_image=init_image,
-        progress=progress,
-        callback=callback,
-        snapshot_every=snapshot_every,
-    )
+    return Stylizer(opts).run(content, styles, init_image=init_image, progress=progress, on_step=on_step)
 
 
 def fit_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
-    """``(height, width)`` of an output with long side ``size`` for a content of ``shape``."""
-    return _fit_exact(shape, size)
+    """``(height, width)`` of an output with long side ``size`` for a content of ``shape``.
 
-
-__all__ = [
-    "Style",
-    "StyleInterrupted",
-    "StyleOptions",
-    "StyleResult",
-    "Stylizer",
-    "estimate_memory",
-    "fit_size",
-    "stylize",
-]
+    Example:
+        >>> fit_size((100, 50), 64)
+        (64, 32)
+    """
+    return shape_with_long_side(shape, size)

@@ -1,4 +1,4 @@
-"""Pretrained encoders used by ``easel stylize`` (collected by :mod:`easel.weights`)."""
+"""Pretrained VGG-19 encoders of :mod:`easel.nets.vgg` (collected by :mod:`easel.weights`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,9 @@
 """The VGG-19 encoder: its preprocessing, its convolutional layers, and weight loading.
 
+Shared by every capability that needs perceptual features (style transfer,
+DeepDream, perceptual losses); :func:`load_encoder` resolves a registry name
+or a local file (``--weights``) and the matching preprocessing.
+
 The encoder is plain ``torch.nn`` (no torchvision). Its first layer is the
 preprocessing its weights were trained with, so callers always pass RGB in
 [0, 1]:
@@ -29,66 +33,32 @@ import torch
 from torch import nn
 
 from easel.errors import InputError, WeightsError
-
-log = logging.getLogger(__name__)
-
-# VGG-19 configuration "E": conv widths and "M" for pooling.
-_CFG: tuple[int | str, ...] = (
-    64,
-    64,
-    "M",
-    128,
-    128,
-    "M",
-    *(256,) * 4,
-    "M",
-    *(512,) * 4,
-    "M",
-    *(512,) * 4,
-    "M",
+from easel.nets.vgg_layers import (
+    CONV_INDICES,
+    DEFAULT_WIDTHS,
+    LAYER_TABLE,
+    LAYERS,
+    POOLINGS,
+    PREPROCESSINGS,
+    VGGLayer,
 )
 
-
-def _layer_table() -> list[tuple[str, str, int]]:
-    """``(name, kind, features index)`` for every layer of VGG-19's ``features``."""
-    table: list[tuple[str, str, int]] = []
-    block, conv, index = 1, 1, 0
-    for item in _CFG:
-        if item == "M":
-            table.append((f"pool{block}", "pool", index))
-            index += 1
-            block += 1
-            conv = 1
-        else:
-            table.append((f"conv{block}_{conv}", "conv", index))
-            table.append((f"relu{block}_{conv}", "relu", index + 1))
-            index += 2
-            conv += 1
-    return table
-
-
-LAYERS: tuple[str, ...] = tuple(name for name, _, _ in _layer_table())
-"""Every layer name of VGG-19 in order (``conv1_1``, ``relu1_1``, ..., ``pool5``)."""
-CONV_INDICES: tuple[int, ...] = tuple(i for _, kind, i in _layer_table() if kind == "conv")
-"""``features.N`` indices of the 16 convolutions."""
-DEFAULT_WIDTHS: tuple[int, ...] = tuple(int(c) for c in _CFG if c != "M")
-PREPROCESSINGS = ("caffe", "torchvision")
-POOLINGS = ("max", "avg")
+log = logging.getLogger(__name__)
 
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class Preprocess(nn.Module):
-    """RGB in [0, 1] -> the input the weights expect, as an affine per-channel map.
+class VGGPreprocess(nn.Module):
+    """RGB in [0, 1] -> the input VGG-19 weights expect, as an affine per-channel map.
 
     Args:
         kind: ``"caffe"`` (BGR, 0-255, mean subtracted) or ``"torchvision"``
             (ImageNet mean/std).
 
     Example:
-        >>> Preprocess("caffe")(torch.zeros(1, 3, 2, 2))[0, :, 0, 0].tolist()  # doctest: +ELLIPSIS
+        >>> VGGPreprocess("caffe")(torch.zeros(1, 3, 2, 2))[0, :, 0, 0].tolist()  # doctest: +ELLIPSIS
         [-103.9..., -116.7..., -123.6...]
     """
 
@@ -125,7 +95,7 @@ class VGGEncoder(nn.Module):
 
     Args:
         widths: output channels of the 16 convolutions (VGG-19's by default).
-        preprocessing: ``"caffe"`` or ``"torchvision"`` (see :class:`Preprocess`).
+        preprocessing: ``"caffe"`` or ``"torchvision"`` (see :class:`VGGPreprocess`).
         pooling: ``"max"`` or ``"avg"``; Gatys et al. prefer average pooling.
         layers: the activations to return; the network stops at the deepest.
 
@@ -155,12 +125,13 @@ class VGGEncoder(nn.Module):
             raise InputError("the encoder needs at least one layer")
         self.layers = tuple(wanted)
         self.pooling = pooling
-        self.preprocess = Preprocess(preprocessing)
+        self.preprocess = VGGPreprocess(preprocessing)
         deepest = max(LAYERS.index(name) for name in wanted)
         self.names: list[str] = []
         modules: list[nn.Module] = []
         in_ch, conv_i = 3, 0
-        for name, kind, _ in _layer_table()[: deepest + 1]:
+        for layer in LAYER_TABLE[: deepest + 1]:
+            name, kind = layer.name, layer.kind
             if kind == "conv":
                 modules.append(nn.Conv2d(in_ch, widths[conv_i], 3, padding=1))
                 in_ch = widths[conv_i]
@@ -218,13 +189,15 @@ class VGGEncoder(nn.Module):
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    from easel.weights import check_weights_file
+
+    check_weights_file(path, "torch-state-dict")  # names what the file is instead of torch's errors
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=_is_zip(path))
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, OSError, ValueError):
         raise WeightsError(
-            f"{path}: cannot read the weights file ({first[:160]}); it may be truncated or not a "
-            "PyTorch state dict -- download it again"
+            f"{path}: cannot read the weights file; it may be truncated or not a PyTorch state dict "
+            "-- download it again"
         ) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
@@ -250,6 +223,11 @@ def read_vgg19_convs(
 
     Raises:
         WeightsError: unreadable/truncated file, missing keys, wrong shapes.
+
+    Example:
+        >>> convs = read_vgg19_convs("vgg19-d01eb7cb.pth", count=2)  # doctest: +SKIP
+        >>> tuple(convs[0][0].shape)  # doctest: +SKIP
+        (64, 3, 3, 3)
     """
     p = Path(path)
     state = _read_state_dict(p)
@@ -279,7 +257,12 @@ def read_vgg19_convs(
 
 
 def guess_preprocessing(path: str | os.PathLike[str], default: str = "caffe") -> str:
-    """The preprocessing of a weights file, from the registry names in its file name."""
+    """The preprocessing of a weights file, from the registry names in its file name.
+
+    Example:
+        >>> guess_preprocessing("models/vgg19-dcbb9e9d.pth")
+        'torchvision'
+    """
     name = Path(path).name.lower()
     if "dcbb9e9d" in name or "torchvision" in name:
         return "torchvision"
@@ -334,6 +317,10 @@ def random_vgg19_state_dict(
     Convolutions use He initialization (fan-out, as torchvision does) with
     zero biases. With ``classifier`` a small dummy ``classifier.0`` is added,
     like the Caffe-converted files carry (the loader must ignore it).
+
+    Example:
+        >>> tuple(random_vgg19_state_dict((4,) * 16)["features.0.weight"].shape)
+        (4, 3, 3, 3)
     """
     gen = torch.Generator().manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
@@ -355,10 +342,82 @@ def save_random_vgg19(
     seed: int = 0,
     classifier: bool = False,
 ) -> Path:
-    """Write :func:`random_vgg19_state_dict` to ``path`` (for tests, demos, benchmarks)."""
+    """Write :func:`random_vgg19_state_dict` to ``path`` atomically (for tests, demos, benchmarks).
+
+    Example:
+        >>> save_random_vgg19(tmp / "vgg19-tiny.pth", widths=(4,) * 16)  # doctest: +SKIP
+    """
     from easel.io.atomic import atomic_path
 
     out = Path(path)
     with atomic_path(out) as tmp:
         torch.save(random_vgg19_state_dict(widths, seed=seed, classifier=classifier), tmp)
     return out
+
+
+def load_encoder(
+    model: str = "vgg19-caffe",
+    weights: str | os.PathLike[str] | None = None,
+    layers: Iterable[str] = ("relu4_2",),
+    pooling: str = "max",
+    preprocessing: str = "auto",
+    device: torch.device | str = "cpu",
+) -> VGGEncoder:
+    """Load a VGG-19 encoder by registry name, or from a local weights file.
+
+    Nothing is downloaded: the registry's cached copy is used (see
+    :func:`easel.weights.resolve`), or ``weights`` when given.
+
+    Args:
+        model: registry name, ``"vgg19-caffe"`` or ``"vgg19-torchvision"``; it also
+            picks the preprocessing when ``preprocessing`` is ``"auto"``.
+        weights: a local VGG-19 state dict overriding the cached copy (``--weights``).
+        layers: activations the encoder returns; it stops after the deepest.
+        pooling: ``"max"`` or ``"avg"``.
+        preprocessing: ``"auto"`` (from ``model``, or from the name of the
+            ``weights`` file), ``"caffe"`` or ``"torchvision"``.
+        device: where the encoder lives.
+
+    Returns:
+        A :class:`VGGEncoder` in eval mode without gradients for its weights.
+
+    Raises:
+        InputError: unknown model, layer, pooling or preprocessing.
+        WeightsError: the weights are not cached, or the file is not a VGG-19.
+
+    Example:
+        >>> enc = load_encoder("vgg19-caffe", layers=["relu1_1", "relu4_2"])  # doctest: +SKIP
+        >>> sorted(enc(torch.rand(1, 3, 64, 64)))  # doctest: +SKIP
+        ['relu1_1', 'relu4_2']
+    """
+    from easel.nets.registry import PREPROCESSING
+    from easel.weights import resolve
+
+    if model not in PREPROCESSING:
+        raise InputError(f"unknown encoder {model!r}; choose one of {', '.join(PREPROCESSING)}")
+    if preprocessing not in ("auto", *PREPROCESSINGS):
+        raise InputError(f"unknown preprocessing {preprocessing!r}; choose auto, {', '.join(PREPROCESSINGS)}")
+    path = resolve(model, override=weights)
+    if preprocessing == "auto":
+        default = PREPROCESSING[model]
+        preprocessing = guess_preprocessing(path, default=default) if weights is not None else default
+    return load_vgg19(path, list(layers), preprocessing=preprocessing, pooling=pooling, device=device)
+
+
+__all__ = [
+    "CONV_INDICES",
+    "DEFAULT_WIDTHS",
+    "LAYERS",
+    "LAYER_TABLE",
+    "POOLINGS",
+    "PREPROCESSINGS",
+    "VGGEncoder",
+    "VGGLayer",
+    "VGGPreprocess",
+    "guess_preprocessing",
+    "load_encoder",
+    "load_vgg19",
+    "random_vgg19_state_dict",
+    "read_vgg19_convs",
+    "save_random_vgg19",
+]

@@ -1,10 +1,11 @@
-"""The demo gallery: run each capability on bundled samples and write an HTML page.
+"""The demo gallery: run each command on bundled samples and write an HTML page.
 
 Every CLI command module may define ``demo(gallery: Gallery) -> None``; ``easel
 demo`` calls each in turn. A demo writes its sample inputs with
 :meth:`Gallery.sample`, runs the real CLI with :meth:`Gallery.run` (so the page
 shows the exact command that made each output) and the page is written at the
-end with :meth:`Gallery.write_html`.
+end with :meth:`Gallery.write_html`. The sample photos themselves come from
+:mod:`easel.samples`, in the library.
 """
 
 from __future__ import annotations
@@ -18,29 +19,36 @@ from pathlib import Path
 
 import numpy as np
 
-from easel.errors import EaselError
-from easel.image import as_float_rgb
 from easel.io.atomic import write_text_atomic
 from easel.io.images import write_image
+from easel.samples import sample_image
 
-SAMPLES = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
-"""Names of scikit-image's bundled photos usable with :meth:`Gallery.sample`."""
+__all__ = ["Gallery", "GalleryEntry"]
 
 _MEDIA_IMAGE = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 _MEDIA_VIDEO = (".mp4", ".webm")
 
 
-def sample_image(name: str) -> np.ndarray:
-    """A bundled sample photo as ``(H, W, 3)`` float32 RGB in [0, 1] (no downloads)."""
-    import skimage.data
-
-    if name not in SAMPLES:
-        raise EaselError(f"unknown sample {name!r}; choose one of {', '.join(SAMPLES)}")
-    return as_float_rgb(getattr(skimage.data, name)(), name=name)
-
-
 @dataclass
 class GalleryEntry:
+    """One card of the gallery: a command, its inputs and outputs.
+
+    Attributes:
+        section: the heading it is shown under (``"Colour quantization"``).
+        title: the card's title.
+        command: the command line as shown (paths relative to the gallery).
+        inputs: input files shown on the card.
+        outputs: output files shown on the card.
+        note: one explanatory sentence, or ``""``.
+        seconds: how long the command took.
+
+    Example:
+        >>> command = "easel quantize a.png -k 8 -o b.png"
+        >>> GalleryEntry("Quantize", "8 colours", command, [Path("a.png")], [Path("b.png")])
+        ... # doctest: +ELLIPSIS
+        GalleryEntry(section='Quantize', ...)
+    """
+
     section: str
     title: str
     command: str
@@ -52,7 +60,24 @@ class GalleryEntry:
 
 @dataclass
 class Gallery:
-    """Collects demo results under ``out_dir`` and renders ``index.html``."""
+    """Collects demo results under ``out_dir`` and renders ``index.html``.
+
+    Attributes:
+        out_dir: the gallery folder; inputs go to ``out_dir/inputs``.
+        quiet: run the commands with ``--quiet``.
+        entries: the cards made so far.
+        failures: one line per command that failed.
+
+    Example:
+        >>> gallery = Gallery(Path("outputs/demo"))                      # doctest: +SKIP
+        >>> photo = gallery.sample("astronaut", max_size=256)            # doctest: +SKIP
+        >>> out = gallery.path("poster.png")                             # doctest: +SKIP
+        >>> argv = ["quantize", str(photo), "-k", "8", "-o", str(out)]  # doctest: +SKIP
+        >>> gallery.run("Quantize", "8 colours", argv, inputs=[photo], outputs=[out])  # doctest: +SKIP
+        True
+        >>> gallery.write_html()                                         # doctest: +SKIP
+        PosixPath('outputs/demo/index.html')
+    """
 
     out_dir: Path
     quiet: bool = True
