@@ -147,14 +147,15 @@ print(json.dumps({"size": size, "status": r.status, "seconds": time.perf_counter
 
 
 def memory_run(
-    path: Path, size: int, iterations: int, tile: int | None = None, coarse_iterations: int | None = None
+    path: Path, size: int, num_steps: int, tile: int | None = None, coarse_num_steps: int | None = None
 ) -> dict[str, Any]:
-    coarse = iterations if coarse_iterations is None else coarse_iterations
+    """Peak memory of a stylize run of ``num_steps`` at the finest scale, in a fresh process."""
+    coarse = num_steps if coarse_num_steps is None else coarse_num_steps
     out = run_isolated(
-        ["-c", _MEMORY_CHILD, str(size), str(iterations), str(path), str(tile or "none"), str(coarse)]
+        ["-c", _MEMORY_CHILD, str(size), str(num_steps), str(path), str(tile or "none"), str(coarse)]
     )
     out["tile"] = tile
-    out["iterations"] = f"{coarse} per coarser scale + {iterations}"
+    out["iterations"] = f"{coarse} per coarser scale + {num_steps}"
     from easel.style import StyleOptions
     from easel.style.transfer import estimate_memory
 

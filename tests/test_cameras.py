@@ -129,7 +129,7 @@ def test_camera_path_json_round_trip(tmp_path) -> None:  # type: ignore[no-untyp
     src = tmp_path / "path.json"
     src.write_text(json.dumps(data))
     path = read_camera_path(src)
-    assert len(path) == 2 and path.fps == 12 and path.output_size == (48, 64)
+    assert len(path) == 2 and path.fps == 12 and path.output_shape == (48, 64)
     np.testing.assert_allclose(path.poses[0], np.eye(4), atol=1e-12)
     assert camera_center(path.poses[1])[2] == pytest.approx(0.2)  # forward in OpenCV
     assert path.intrinsics_at(1).fov_y == pytest.approx(50.0)

@@ -140,7 +140,7 @@ def test_bare_safetensors_with_a_builtin_architecture(
         "tiny-builtin", TINY_CONFIG, sha256=weights.sha256_of(tiny_folder / "model.safetensors")
     )
     monkeypatch.setitem(registry.MODELS, "tiny-builtin", spec)
-    entry = registry._entry(spec)
+    entry = spec.weights_entry()
     assert entry is not None and entry.files[0].url.endswith(f"/resolve/{'0' * 40}/model.safetensors")
     weights.register(entry, replace=True)
     try:
@@ -340,7 +340,7 @@ def test_builtin_architectures_match_the_published_file_sizes(name: str, publish
 
 
 TINY_DPT = {
-    **registry._dpt_vit_config(32, 2, 4, [0, 1, 2, 3], [8, 16, 32, 32], 16),
+    **registry.dpt_vit_config(32, 2, 4, [0, 1, 2, 3], [8, 16, 32, 32], 16),
     "image_size": 64,
     "intermediate_size": 64,
     "initializer_range": 0.5,
@@ -354,7 +354,7 @@ def test_a_bare_dpt_safetensors_loads_with_the_dpt_preprocessing(
     spec = _pinned_spec("tiny-dpt", TINY_DPT, preprocess=dict(registry.DPT_PREPROCESS))
     monkeypatch.setitem(registry.MODELS, "tiny-dpt", spec)
     est = DepthEstimator.load("tiny-dpt", weights=folder / "model.safetensors", device="cpu")
-    assert est.preprocess.output_size(60, 80) == (384, 384)
+    assert est.preprocess.output_shape(60, 80) == (384, 384)
     depth = est.predict(photo())
     assert depth.shape == (60, 80) and np.isfinite(depth).all() and np.ptp(depth) > 0
 

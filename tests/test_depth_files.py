@@ -66,11 +66,11 @@ def test_write_rejects_bad_input(tmp_path: Path):
 
 def test_resize_on_read(tmp_path: Path):
     path = write_depth(tmp_path / "d.npy", scene_depth(30, 40))
-    depth = read_depth(path, size=(60, 80))
+    depth = read_depth(path, shape=(60, 80))
     assert depth.shape == (60, 80)
     assert depth.min() >= 1.5 - 1e-4 and depth.max() <= 12.5 + 1e-4
     with pytest.raises(InputError, match="aspect ratios differ"):
-        read_depth(path, size=(40, 40))
+        read_depth(path, shape=(40, 40))
 
 
 def test_depth_range_rescales_depth(tmp_path: Path):

@@ -20,9 +20,9 @@ from easel.io.guard import (
     describe_array,
     is_plain_numeric,
     open_image,
-    probe_image_size,
+    probe_image_shape,
     quiet_opencv,
-    read_image_size,
+    read_image_shape,
     read_npy,
     read_npy_header,
 )
@@ -143,29 +143,29 @@ def test_open_image_lets_the_blocks_input_errors_through(tmp_path: Path) -> None
             raise InputError("mine")
 
 
-def test_read_image_size_applies_exif_rotation(tmp_path: Path) -> None:
+def test_read_image_shape_applies_exif_rotation(tmp_path: Path) -> None:
     path = tmp_path / "r.jpg"
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90: displayed portrait
     Image.new("RGB", (40, 20)).save(path, exif=exif.tobytes())
-    assert read_image_size(path) == (20, 40)
+    assert read_image_shape(path) == (40, 20)
     bomb = tmp_path / "frame.png"
     bomb.write_bytes(png_claiming(50_000, 50_000))
     with pytest.raises(InputError, match="frame.png: frame .*larger than easel accepts"):
-        read_image_size(bomb, what="frame")
+        read_image_shape(bomb, what="frame")
 
 
-def test_probe_image_size(tmp_path: Path) -> None:
+def test_probe_image_shape(tmp_path: Path) -> None:
     tif = tmp_path / "d.tif"
     Image.fromarray(np.ones((6, 9), np.float32)).save(tif)
-    assert probe_image_size(tif) == (9, 6)
+    assert probe_image_shape(tif) == (6, 9)
     junk = tmp_path / "junk.tif"
     junk.write_bytes(b"II*\x00garbage")
-    assert probe_image_size(junk) is None  # another decoder may still read it
+    assert probe_image_shape(junk) is None  # another decoder may still read it
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(png_claiming(40_000, 10))
     with pytest.raises(InputError, match="40000x10 pixels"):
-        probe_image_size(bomb)
+        probe_image_shape(bomb)
 
 
 def test_quiet_opencv_silences_its_log_and_restores_the_level(

@@ -67,7 +67,7 @@ def test_min_size_is_configurable(tmp_path: Path) -> None:
     Image.new("RGB", (4, 3), (0, 0, 255)).save(path)
     with pytest.raises(InputError, match="at least 8 px"):
         read_image(path)
-    loaded = read_image(path, min_size=1)
+    loaded = read_image(path, min_side=1)
     assert loaded.rgb.shape == (3, 4, 3)
     np.testing.assert_array_equal(loaded.rgb[1, 1], [0, 0, 1])
 
@@ -92,7 +92,7 @@ def test_rgb_png_is_exact(tmp_path: Path, rgb_image: np.ndarray) -> None:
     assert loaded.rgb.dtype == np.float32 and loaded.rgb.flags.c_contiguous
     np.testing.assert_allclose(loaded.rgb, rgb_image, atol=1e-6)
     assert loaded.alpha is None and loaded.mode == "RGB" and not loaded.downscaled
-    assert loaded.size == rgb_image.shape[:2] and loaded.path == path
+    assert loaded.shape == rgb_image.shape[:2] and loaded.path == path
 
 
 def test_gray_l(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_exif_orientation_is_applied(tmp_path: Path) -> None:
     Image.fromarray(arr, mode="RGB").save(path, quality=95, exif=exif.tobytes())
     loaded = read_image(path)
     assert loaded.rgb.shape == (40, 20, 3)  # shape swaps
-    assert loaded.original_size == (40, 20)
+    assert loaded.original_shape == (40, 20)
     assert loaded.rgb[5, 10, 0] > 0.9 and loaded.rgb[35, 10, 0] < 0.1  # left went to the top
 
 
@@ -212,7 +212,7 @@ def test_max_size_downscales_long_side(tmp_path: Path) -> None:
     photo(200, 100).save(path)
     loaded = read_image(path, max_size=50)
     assert loaded.rgb.shape == (25, 50, 3) and loaded.downscaled
-    assert loaded.original_size == (100, 200)
+    assert loaded.original_shape == (100, 200)
     assert 0.0 <= loaded.rgb.min() and loaded.rgb.max() <= 1.0
     assert read_image(path, max_size=None).rgb.shape == (100, 200, 3)
     assert not read_image(path, max_size=500).downscaled
@@ -223,7 +223,7 @@ def test_max_size_on_large_jpeg_uses_draft_but_reports_true_size(tmp_path: Path)
     photo(640, 480).save(path, quality=90)
     loaded = read_image(path, max_size=100)
     assert loaded.rgb.shape == (75, 100, 3)
-    assert loaded.original_size == (480, 640)
+    assert loaded.original_shape == (480, 640)
 
 
 def test_max_size_with_alpha(tmp_path: Path) -> None:

@@ -36,8 +36,8 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir())
 
 
-def save_png(path: Path, colour: tuple[float, float, float], size: tuple[int, int] = (20, 30)) -> None:
-    arr = np.zeros((*size, 3), np.uint8)
+def save_png(path: Path, colour: tuple[float, float, float], shape: tuple[int, int] = (20, 30)) -> None:
+    arr = np.zeros((*shape, 3), np.uint8)
     arr[:] = np.rint(np.array(colour) * 255).astype(np.uint8)
     Image.fromarray(arr, mode="RGB").save(path)
 
@@ -186,7 +186,7 @@ def test_folder_is_read_in_natural_order_skipping_hidden_and_other_files(tmp_pat
     save_png(folder / "frame10.png", COLOURS[2])
     save_png(folder / "frame2.png", COLOURS[1])
     save_png(folder / "frame1.png", COLOURS[0])
-    save_png(folder / ".hidden.png", COLOURS[3], size=(5, 5))
+    save_png(folder / ".hidden.png", COLOURS[3], shape=(5, 5))
     (folder / "notes.txt").write_text("not a frame")
     assert [p.name for p in list_frame_files(folder)] == ["frame1.png", "frame2.png", "frame10.png"]
     decoded = list(read_frames(folder))
@@ -209,7 +209,7 @@ def test_folder_max_size(tmp_path: Path) -> None:
     folder = tmp_path / "seq"
     folder.mkdir()
     for i in range(2):
-        save_png(folder / f"f{i}.png", COLOURS[i], size=(40, 80))
+        save_png(folder / f"f{i}.png", COLOURS[i], shape=(40, 80))
     frames = read_frames(folder, max_size=20)
     assert frames.shape == (10, 20)
     assert [f.shape for f in frames] == [(10, 20, 3), (10, 20, 3)]
@@ -305,8 +305,8 @@ def test_empty_folder_and_folder_without_images(tmp_path: Path) -> None:
 def test_folder_of_mixed_sizes(tmp_path: Path) -> None:
     folder = tmp_path / "mixed"
     folder.mkdir()
-    save_png(folder / "a1.png", COLOURS[0], size=(20, 30))
-    save_png(folder / "a2.png", COLOURS[0], size=(21, 30))
+    save_png(folder / "a1.png", COLOURS[0], shape=(20, 30))
+    save_png(folder / "a2.png", COLOURS[0], shape=(21, 30))
     with pytest.raises(InputError, match=r"differ in size .*a2\.png is 30x21"):
         read_frames(folder)
 

@@ -249,6 +249,27 @@ def test_one_frame_is_singular(tmp_path: Path, rgbd, capsys) -> None:  # type: i
     )
 
 
+def test_size_flag_is_width_x_height_and_the_option_is_height_width(tmp_path: Path, rgbd) -> None:  # type: ignore[no-untyped-def]
+    """`--size WxH` (user-facing) becomes `output_shape=(H, W)` (the library's convention)."""
+    from PIL import Image
+
+    out = tmp_path / "frames"
+    assert _run(rgbd, out, "--frames", "1", "--shift", "0.03,0", "--size", "40x24", "-q") == 0
+    frame = np.asarray(Image.open(sorted(out.glob("*.png"))[0]))
+    assert frame.shape == (24, 40, 3)
+    record = json.loads((tmp_path / "frames.json").read_text())
+    assert record["options"]["output_shape"] == [24, 40] and record["frame_size"] == [40, 24]
+    assert kb.parse_frame_shape("40x24") == (24, 40)
+    clip = kenburns(*_view_arrays(rgbd), frames=1, shift=(0.03, 0.0), output_shape=(24, 40))
+    assert clip.frame_shape == (24, 40) and clip[0].shape == (24, 40, 3)
+
+
+def _view_arrays(rgbd: tuple[Path, Path]) -> tuple[np.ndarray, np.ndarray]:
+    from easel.io.images import read_image
+
+    return read_image(rgbd[0]).rgb, np.load(rgbd[1])
+
+
 # ---------------------------------------------------------------- the API the CLI calls
 
 
@@ -288,8 +309,8 @@ def test_api_option_errors_name_the_field(view) -> None:  # type: ignore[no-unty
     assert info.value.field == "zoom"
     with pytest.raises(OptionError, match="^shift 5,5 moves the view off the picture"):
         kenburns(view.image, view.depth, shift=(5.0, 5.0))
-    with pytest.raises(OptionError, match="^output_size"):
-        KenBurnsOptions(output_size=(100_000, 100_000))
+    with pytest.raises(OptionError, match="^output_shape"):
+        KenBurnsOptions(output_shape=(100_000, 100_000))
     with pytest.raises(OptionError, match="^preset 'fastt' is not a libx264 preset"):
         EncodeOptions(preset="fastt")
     with pytest.raises(OptionError, match="^crf must be a whole number >= 0"):
@@ -330,7 +351,7 @@ def test_api_write_clip_writes_all_and_reports_interruptions(tmp_path: Path, vie
 
     clip = kenburns(view.image, view.depth, duration_s=0.4, fps=10, shift=(0.03, 0.0))
     result = write_clip(clip, tmp_path / "f", export_ply=tmp_path / "c.ply", export_path=tmp_path / "p.json")
-    assert result.status == "finished" and result.frames_written == 4 and result.frame_size == (64, 48)
+    assert result.status == "finished" and result.frames_written == 4 and result.frame_shape == (48, 64)
     assert result.written == [tmp_path / "f", tmp_path / "c.ply", tmp_path / "p.json"]
     assert len(read_camera_path(tmp_path / "p.json")) == 4 and len(read_ply(tmp_path / "c.ply")[0]) > 0
 

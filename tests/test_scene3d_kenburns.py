@@ -45,7 +45,7 @@ def test_clip_frames(scene_view) -> None:  # type: ignore[no-untyped-def]
 def test_autozoom_and_options(scene_view) -> None:  # type: ignore[no-untyped-def]
     view, _ = scene_view
     opts = KenBurnsOptions(
-        duration_s=0.3, fps=10, autozoom_grid=4, output_size=(64, 40), boomerang=False, stereo=True
+        duration_s=0.3, fps=10, autozoom_grid=4, output_shape=(40, 64), boomerang=False, stereo=True
     )
     clip = kenburns(view.image, view.depth, options=opts)
     h, w = view.depth.shape
@@ -148,7 +148,7 @@ def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: i
     pts, cols = read_ply(ply)
     assert len(pts) >= 96 * 72 and cols.shape[1] == 3
     path = read_camera_path(path_json)
-    assert len(path) == 3 and path.output_size == (48, 64)
+    assert len(path) == 3 and path.output_shape == (48, 64)
     # the written path renders again, identically sized
     again = tmp_path / "again"
     code = _kenburns(rgbd_files, again, "--camera-path", str(path_json), "-q")

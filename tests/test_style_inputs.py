@@ -110,7 +110,7 @@ def test_load_style_inputs_masks_weights_and_paths(tmp_path: Path) -> None:
     assert inputs.styles[0].mask is not None and inputs.styles[0].mask[:, :32].min() == 1.0
     assert inputs.styles[1].mask is None and inputs.styles[0].key == str(s1.resolve())
     assert set(inputs.paths) == {content, s1, s2, mask_path, init}
-    assert inputs.content_size == (48, 64) and inputs.notes == []
+    assert inputs.content_shape == (48, 64) and inputs.notes == []
     with pytest.raises(InputError, match="2 masks for 1 styles"):
         load_style_inputs(content, [s1], masks=[mask_path, mask_path])
     wrong = write_image(tmp_path / "wrong.png", np.zeros((30, 30, 3), np.float32))

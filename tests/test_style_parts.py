@@ -9,27 +9,28 @@ import numpy as np
 import pytest
 import torch
 
+from easel.pyramid import shape_with_long_side
 from easel.style import StyleOptions
 from easel.style.grid import contact_sheet, list_images, pair_name
 from easel.style.tiling import feather, tile_grid, tile_starts
-from easel.style.transfer import estimate_memory, fit_size
+from easel.style.transfer import estimate_memory
 
 
 def test_style_spec_parsing() -> None:
-    from easel.cli.stylize import _style_spec
+    from easel.cli.stylize import style_spec_arg
 
-    assert _style_spec("a.jpg") == (Path("a.jpg"), 1.0)
-    assert _style_spec("b.jpg:0.45") == (Path("b.jpg"), 0.45)
-    assert _style_spec("dir/with:colon.jpg") == (Path("dir/with:colon.jpg"), 1.0)
+    assert style_spec_arg("a.jpg") == (Path("a.jpg"), 1.0)
+    assert style_spec_arg("b.jpg:0.45") == (Path("b.jpg"), 0.45)
+    assert style_spec_arg("dir/with:colon.jpg") == (Path("dir/with:colon.jpg"), 1.0)
     with pytest.raises(argparse.ArgumentTypeError):
-        _style_spec("b.jpg:-1")
+        style_spec_arg("b.jpg:-1")
 
 
 def test_scales_coarse_to_fine() -> None:
     assert StyleOptions(size=1024).scales((600, 800)) == [(192, 256), (384, 512), (768, 1024)]
     assert StyleOptions(size=512, multiscale=False).scales((600, 800)) == [(384, 512)]
     assert StyleOptions(size=300).scales((300, 300)) == [(300, 300)]
-    assert fit_size((100, 50), 64) == (64, 32)
+    assert shape_with_long_side((100, 50), 64) == (64, 32)
 
 
 def test_tiles_cover_and_feather() -> None:

@@ -124,7 +124,7 @@ def ssim_map(
         win_size: side of the uniform window (odd, at most the image's smaller side).
 
     Example:
-        >>> ssim_map(np.zeros((8, 8)), np.zeros((8, 8))).min()
+        >>> float(ssim_map(np.zeros((8, 8)), np.zeros((8, 8))).min())
         1.0
     """
     from scipy.ndimage import uniform_filter

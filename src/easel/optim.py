@@ -101,6 +101,13 @@ class StepState:
         stage: the stage's label (``"scale 2/3 512x384"``).
         losses: ``"total"`` and the named terms of this evaluation, as floats.
         params: the parameters whose loss this is, by name (live tensors: read, don't modify).
+
+    Example:
+        >>> x = torch.tensor([3.0], requires_grad=True)
+        >>> seen = []
+        >>> _ = optimize(x, lambda: x.square().sum(), num_steps=3, optimizer="adam", on_step=lambda s: seen.append(s.step))
+        >>> seen
+        [1, 2, 3]
     """
 
     step: int
@@ -139,6 +146,14 @@ class Checkpoint:
         optimizer_state: the optimizer's ``state_dict()`` (``None``: start it afresh).
         step: complete steps (evaluation + update) done so far.
         extra: JSON-like data of the caller's (options, stage, seed ...).
+
+    Example:
+        >>> x = torch.tensor([3.0], requires_grad=True)
+        >>> first = optimize(x, lambda: x.square().sum(), num_steps=2, optimizer="adam")
+        >>> first.checkpoint.step
+        2
+        >>> optimize(x, lambda: x.square().sum(), num_steps=4, optimizer="adam", resume=first.checkpoint).steps
+        2
     """
 
     params: dict[str, torch.Tensor]
@@ -168,6 +183,12 @@ class OptimResult:
             ``checkpoint_every``, or after a non-finite loss). Resuming it with the
             same ``num_steps`` reproduces the uninterrupted run exactly; an L-BFGS
             run resumed past its end starts a new L-BFGS step from there.
+
+    Example:
+        >>> x = torch.tensor([3.0], requires_grad=True)
+        >>> res = optimize(x, lambda: x.square().sum(), num_steps=3, optimizer="adam")
+        >>> res.status, res.steps, len(res.history)
+        ('finished', 3, 3)
     """
 
     status: Status

@@ -61,6 +61,15 @@ class OptionSpec:
         parse: turns the CLI text into the value (default: from the field's type).
         negative_flag: for a boolean that defaults to True, the flag that turns it
             off (default ``--no-field-name``).
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Opts:
+        ...     n_colors: int = option(16, help="number of colours", flag="--colors", short="-k", metavar="K")
+        >>> spec = declared_options(Opts)[0].spec
+        >>> spec.short, spec.flag, spec.metavar
+        ('-k', '--colors', 'K')
     """
 
     help: str
@@ -114,6 +123,15 @@ class DeclaredOption:
         type: the resolved annotation (``float``, ``int | None``, ``tuple[str, ...]``).
         default: the default value (``MISSING`` when the field has none).
         spec: the declaration.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Opts:
+        ...     size: int = option(512, help="long side of the output, in pixels")
+        >>> opt = declared_options(Opts)[0]
+        >>> opt.name, opt.type, opt.default
+        ('size', <class 'int'>, 512)
     """
 
     name: str

@@ -20,6 +20,10 @@ class ProgressUpdate:
         step: steps done in this stage, ``0 <= step <= total``.
         total: steps in this stage (``0`` when unknown).
         metrics: numbers worth showing (losses, fps), keyed by short names.
+
+    Example:
+        >>> ProgressUpdate("kmeans", 1, 3, {"inertia": 0.5})
+        ProgressUpdate(stage='kmeans', step=1, total=3, metrics={'inertia': 0.5})
     """
 
     stage: str
@@ -38,6 +42,12 @@ def report(
     total: int,
     **metrics: float,
 ) -> None:
-    """Call ``progress`` when it is set; a no-op otherwise."""
+    """Call ``progress`` when it is set; a no-op otherwise.
+
+    Example:
+        >>> report(print, "kmeans", 1, 3, inertia=0.5)
+        ProgressUpdate(stage='kmeans', step=1, total=3, metrics={'inertia': 0.5})
+        >>> report(None, "kmeans", 2, 3)  # no callback: nothing happens
+    """
     if progress is not None:
         progress(ProgressUpdate(stage, step, total, metrics))

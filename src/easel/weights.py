@@ -62,6 +62,11 @@ class WeightsFile:
         size: size in bytes, when known (used for listing and resuming).
         mirrors: other URLs serving the same bytes, tried in order when ``url``
             fails (HTTP error, unreachable, or a checksum mismatch).
+
+    Example:
+        >>> file = get_entry("vgg19-caffe").files[0]
+        >>> file.filename, file.size
+        ('vgg19-d01eb7cb.pth', 574679411)
     """
 
     filename: str
@@ -101,6 +106,11 @@ class WeightsEntry:
         description: one line for humans.
         homepage: where the model is documented.
         fmt: file format (``torch-state-dict``, ``hf-transformers``, ``safetensors``).
+
+    Example:
+        >>> entry = get_entry("vgg19-caffe")
+        >>> entry.licence, entry.fmt, entry.used_by
+        ('CC-BY-4.0', 'torch-state-dict', 'stylize')
     """
 
     name: str
@@ -132,7 +142,15 @@ _LOADED_MODULES: set[str] = set()
 
 
 def register(entry: WeightsEntry, replace: bool = False) -> WeightsEntry:
-    """Add ``entry`` to the registry (capability modules and tests call this)."""
+    """Add ``entry`` to the registry (capability modules and tests call this).
+
+    Example:
+        >>> files = (WeightsFile("net.pth", "https://example.org/net.pth", None),)
+        >>> entry = register(WeightsEntry("my-net", files, "MIT", "my tool", "a network of mine"))
+        >>> get_entry("my-net") is entry
+        True
+        >>> unregister("my-net")
+    """
     if entry.name in _REGISTRY and not replace and _REGISTRY[entry.name] != entry:
         raise ValueError(f"weights entry {entry.name!r} is already registered")
     _REGISTRY[entry.name] = entry
@@ -140,7 +158,15 @@ def register(entry: WeightsEntry, replace: bool = False) -> WeightsEntry:
 
 
 def unregister(name: str) -> None:
-    """Remove an entry (for tests)."""
+    """Remove an entry (for tests).
+
+    Example:
+        >>> files = (WeightsFile("net.pth", "https://example.org/net.pth", None),)
+        >>> _ = register(WeightsEntry("my-net", files, "MIT", "my tool", "a network of mine"))
+        >>> unregister("my-net")
+        >>> "my-net" in [e.name for e in entries()]
+        False
+    """
     _REGISTRY.pop(name, None)
 
 
@@ -161,13 +187,23 @@ def _load_entry_modules() -> None:
 
 
 def entries() -> list[WeightsEntry]:
-    """Every registered entry, sorted by name."""
+    """Every registered entry, sorted by name.
+
+    Example:
+        >>> "vgg19-caffe" in [e.name for e in entries()]
+        True
+    """
     _load_entry_modules()
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
 def get_entry(name: str) -> WeightsEntry:
-    """The entry called ``name``; :class:`InputError` listing the known names otherwise."""
+    """The entry called ``name``; :class:`InputError` listing the known names otherwise.
+
+    Example:
+        >>> get_entry("big-lama").used_by
+        'kenburns --inpaint lama'
+    """
     _load_entry_modules()
     try:
         return _REGISTRY[name]
@@ -177,7 +213,12 @@ def get_entry(name: str) -> WeightsEntry:
 
 
 def cache_dir() -> Path:
-    """The folder holding downloaded weights (``$EASEL_HOME/weights`` or the platform cache)."""
+    """The folder holding downloaded weights (``$EASEL_HOME/weights`` or the platform cache).
+
+    Example:
+        >>> cache_dir()  # with EASEL_HOME=/data/easel  # doctest: +SKIP
+        PosixPath('/data/easel/weights')
+    """
     home = os.environ.get("EASEL_HOME")
     if home:
         return Path(home).expanduser() / "weights"
@@ -191,25 +232,44 @@ def cache_dir() -> Path:
 
 
 def entry_dir(name: str) -> Path:
-    """The cache folder of entry ``name`` (it may not exist yet)."""
+    """The cache folder of entry ``name`` (it may not exist yet).
+
+    Example:
+        >>> entry_dir("vgg19-caffe")  # doctest: +SKIP
+        PosixPath('/data/easel/weights/vgg19-caffe')
+    """
     return cache_dir() / get_entry(name).name
 
 
 def local_path(name: str) -> Path:
-    """Where the cached weights of ``name`` live: the file, or the folder of a multi-file entry."""
+    """Where the cached weights of ``name`` live: the file, or the folder of a multi-file entry.
+
+    Example:
+        >>> local_path("vgg19-caffe")  # doctest: +SKIP
+        PosixPath('/data/easel/weights/vgg19-caffe/vgg19-d01eb7cb.pth')
+    """
     entry = get_entry(name)
     folder = entry_dir(name)
     return folder if entry.is_folder else folder / entry.files[0].filename
 
 
 def is_present(name: str) -> bool:
-    """Whether every file of ``name`` is in the cache (complete downloads only)."""
+    """Whether every file of ``name`` is in the cache (complete downloads only).
+
+    Example:
+        >>> is_present("vgg19-caffe")  # doctest: +SKIP
+        True
+    """
     folder = entry_dir(name)
     return all((folder / f.filename).is_file() for f in get_entry(name).files)
 
 
 def missing_message(name: str) -> str:
-    """The offline error text: which file is missing and the two ways to supply it."""
+    """The offline error text: which file is missing and the two ways to supply it.
+
+    Example:
+        >>> print(missing_message("vgg19-caffe"))  # doctest: +SKIP
+    """
     entry = get_entry(name)
     urls = " ".join(f.url for f in entry.files)
     if not entry.verified:
@@ -234,6 +294,10 @@ def resolve(name: str, override: str | os.PathLike[str] | None = None) -> Path:
 
     Raises:
         WeightsError: the override does not exist, or the cache lacks the files.
+
+    Example:
+        >>> resolve("vgg19-caffe", override="~/models/vgg19.pth")  # doctest: +SKIP
+        PosixPath('/home/me/models/vgg19.pth')
     """
     if override is not None:
         path = Path(override).expanduser()
@@ -393,7 +457,12 @@ def check_weights_file(path: str | os.PathLike[str], fmt: str) -> Path:
 
 
 def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
+    """Hex sha256 of a file, read in chunks.
+
+    Example:
+        >>> sha256_of(Path("vgg19-d01eb7cb.pth"))[:8]  # doctest: +SKIP
+        'd01eb7cb'
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
@@ -512,6 +581,10 @@ def download(
 
     Raises:
         WeightsError: HTTP error, no network, interrupted transfer or bad checksum.
+
+    Example:
+        >>> download("vgg19-caffe")  # doctest: +SKIP
+        PosixPath('/data/easel/weights/vgg19-caffe/vgg19-d01eb7cb.pth')
     """
     entry = get_entry(name)
     unverified = [wf for wf in entry.files if not wf.verified]
@@ -589,7 +662,12 @@ def _download_from_any(
 
 
 def verify(name: str) -> list[str]:
-    """Check every cached file of ``name`` against its sha256; return the bad file names."""
+    """Check every cached file of ``name`` against its sha256; return the bad file names.
+
+    Example:
+        >>> verify("vgg19-caffe")  # [] when every cached file matches  # doctest: +SKIP
+        []
+    """
     entry = get_entry(name)
     folder = entry_dir(name)
     bad = []
@@ -601,5 +679,10 @@ def verify(name: str) -> list[str]:
 
 
 def present_names(names: Iterable[str] | None = None) -> list[str]:
-    """Names of the entries whose files are all cached."""
+    """Names of the entries whose files are all cached.
+
+    Example:
+        >>> present_names(["vgg19-caffe", "big-lama"])  # doctest: +SKIP
+        ['vgg19-caffe']
+    """
     return [e.name for e in entries() if (names is None or e.name in names) and is_present(e.name)]

@@ -2,7 +2,7 @@
 
 Example:
     >>> intr = Intrinsics.from_fov(640, 480, fov_deg=90.0)
-    >>> round(intr.fy, 6), intr.size
+    >>> round(intr.fy, 6), intr.shape
     (240.0, (480, 640))
 """
 
@@ -117,7 +117,7 @@ class Intrinsics:
         return math.degrees(2.0 * math.atan(0.5 * self.height / self.fy))
 
     @property
-    def size(self) -> tuple[int, int]:
+    def shape(self) -> tuple[int, int]:
         """``(height, width)``."""
         return self.height, self.width
 

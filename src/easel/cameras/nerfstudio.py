@@ -47,19 +47,19 @@ def _number(value: Any, where: str) -> float:
 
 def camera_path_from_dict(
     data: Mapping[str, Any],
-    default_size: tuple[int, int] | None = None,
+    default_shape: tuple[int, int] | None = None,
     source: str = "camera path JSON",
 ) -> CameraPath:
     """Parse a nerfstudio camera path (see :func:`read_camera_path`).
 
     Args:
         data: the parsed JSON object.
-        default_size: ``(height, width)`` used when it has no render size.
+        default_shape: ``(height, width)`` used when it has no render size.
         source: how to call it in messages (its file name).
 
     Example:
         >>> cam = {"camera_to_world": np.eye(4).ravel().tolist(), "fov": 50}
-        >>> len(camera_path_from_dict({"camera_path": [cam]}, default_size=(48, 64)))
+        >>> len(camera_path_from_dict({"camera_path": [cam]}, default_shape=(48, 64)))
         1
     """
     if not isinstance(data, Mapping):
@@ -67,11 +67,11 @@ def camera_path_from_dict(
     frames = _require(data, "camera_path", source)
     if not isinstance(frames, list) or not frames:
         raise InputError(f"{source}: 'camera_path' must be a non-empty list of cameras")
-    if "render_width" in data or "render_height" in data or default_size is None:
+    if "render_width" in data or "render_height" in data or default_shape is None:
         width = int(_number(_require(data, "render_width", source), f"{source}: render_width"))
         height = int(_number(_require(data, "render_height", source), f"{source}: render_height"))
     else:
-        height, width = default_size
+        height, width = default_shape
     if width < 1 or height < 1:
         raise InputError(f"{source}: render size must be positive; got {width}x{height}")
     fps = _number(data.get("fps", 30.0), f"{source}: fps")
@@ -102,7 +102,9 @@ def camera_path_from_dict(
     return CameraPath(np.stack(poses), intrinsics[0] if same else intrinsics, fps=fps, source=source)
 
 
-def read_camera_path(path: str | os.PathLike[str], default_size: tuple[int, int] | None = None) -> CameraPath:
+def read_camera_path(
+    path: str | os.PathLike[str], default_shape: tuple[int, int] | None = None
+) -> CameraPath:
     """Read a nerfstudio-format camera path JSON.
 
     The file holds ``camera_path``, a list of cameras each with
@@ -113,7 +115,7 @@ def read_camera_path(path: str | os.PathLike[str], default_size: tuple[int, int]
 
     Args:
         path: the JSON file.
-        default_size: ``(height, width)`` used when the file has no render size.
+        default_shape: ``(height, width)`` used when the file has no render size.
 
     Returns:
         The path in easel's conventions (OpenCV world-to-camera poses); its
@@ -140,7 +142,7 @@ def read_camera_path(path: str | os.PathLike[str], default_size: tuple[int, int]
         raise InputError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     except RecursionError:
         raise InputError(f"{p}: JSON nested too deeply to be a camera path") from None
-    return camera_path_from_dict(data, default_size=default_size, source=str(p))
+    return camera_path_from_dict(data, default_shape=default_shape, source=str(p))
 
 
 def camera_path_to_dict(path: CameraPath) -> dict[str, Any]:
@@ -150,7 +152,7 @@ def camera_path_to_dict(path: CameraPath) -> dict[str, Any]:
         >>> camera_path_to_dict(CameraPath(np.eye(4)[None], Intrinsics.default(64, 48)))["fps"]
         30.0
     """
-    height, width = path.output_size
+    height, width = path.output_shape
     cams = []
     for i, pose in enumerate(path.poses):
         c2w_gl = opencv_to_opengl_c2w(invert_pose(pose))

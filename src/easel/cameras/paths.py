@@ -3,7 +3,7 @@
 Example:
     >>> cam = Intrinsics.from_fov(64, 48, 60.0)
     >>> path = CameraPath(np.stack([np.eye(4)] * 3), cam, fps=24)
-    >>> len(path), path.output_size
+    >>> len(path), path.output_shape
     (3, (48, 64))
 """
 
@@ -80,9 +80,9 @@ class CameraPath:
             yield self[i]
 
     @property
-    def output_size(self) -> tuple[int, int]:
+    def output_shape(self) -> tuple[int, int]:
         """``(height, width)`` of the first frame (all frames of a clip share it)."""
-        return self.intrinsics_at(0).size
+        return self.intrinsics_at(0).shape
 
     @property
     def centers(self) -> Float64Array:
@@ -95,7 +95,7 @@ class CameraPath:
         return len(self) / self.fps
 
     def with_intrinsics(self, intrinsics: Intrinsics | Sequence[Intrinsics]) -> CameraPath:
-        """The same poses and frame rate with other intrinsics (e.g. another output size)."""
+        """The same poses and frame rate with other intrinsics (e.g. another output shape)."""
         return CameraPath(self.poses.copy(), intrinsics, self.fps, source=self.source)
 
 

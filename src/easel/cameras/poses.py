@@ -85,7 +85,7 @@ def pose_from_center(center: ArrayLike, rotation: ArrayLike | None = None) -> Fl
     """World-to-camera pose of a camera at ``center`` (world) with camera-to-world ``rotation``.
 
     Example:
-        >>> pose_from_center([0.0, 0.0, 2.0])[2, 3]
+        >>> float(pose_from_center([0.0, 0.0, 2.0])[2, 3])
         -2.0
     """
     c2w = np.eye(4)
@@ -115,7 +115,7 @@ def opengl_to_opencv_c2w(c2w_gl: ArrayLike) -> Float64Array:
 
     Example:
         >>> gl = np.eye(4); gl[2, 3] = 1.0  # one step backwards
-        >>> opengl_to_opencv_c2w(gl)[2, 3]
+        >>> float(opengl_to_opencv_c2w(gl)[2, 3])
         -1.0
     """
     return GL_FLIP @ np.asarray(c2w_gl, dtype=np.float64) @ GL_FLIP
@@ -151,7 +151,7 @@ def unproject(
     """Lift every pixel to a 3D point.
 
     Args:
-        depth: ``(H, W)`` depth along the optical axis (> 0), matching ``intrinsics``' size.
+        depth: ``(H, W)`` depth along the optical axis (> 0), matching ``intrinsics``' shape.
         intrinsics: the camera that took the image.
         world_to_camera: its pose (default identity: the point is in the camera frame).
 
@@ -164,7 +164,7 @@ def unproject(
         [-1.6666666269302368, -1.0, 2.0]
     """
     z = np.asarray(depth, dtype=np.float64)
-    if z.shape != intrinsics.size:
+    if z.shape != intrinsics.shape:
         raise InputError(
             f"depth is {z.shape[::-1]} (WxH) but the camera is {intrinsics.width}x{intrinsics.height}"
         )

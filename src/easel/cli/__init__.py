@@ -28,7 +28,7 @@ from typing import NoReturn
 from easel import __version__
 from easel.cli._common import (
     CommandContext,
-    _StderrHandler,
+    StderrHandler,
     common_parent,
     describe_exception,
     handle_signals,
@@ -41,7 +41,12 @@ __all__ = ["main", "command_modules"]
 
 
 def command_modules() -> list[types.ModuleType]:
-    """The command modules of this package, in listing order."""
+    """The command modules of this package, in listing order.
+
+    Example:
+        >>> [m.__name__.rsplit(".", 1)[1] for m in command_modules()][:3]
+        ['quantize', 'superpixels', 'stylize']
+    """
     modules = []
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("_"):
@@ -92,6 +97,10 @@ def main(argv: list[str] | None = None) -> int:
 
     0 success; 1 internal error (or a run that ended early, e.g. a non-finite loss);
     2 bad input; 130 interrupted (Ctrl-C); 141 output pipe closed; 143 terminated (SIGTERM).
+
+    Example:
+        >>> main(["quantize", "photo.jpg", "-k", "8", "-o", "poster.png"])  # doctest: +SKIP
+        0
     """
     parser = build_parser()
     try:
@@ -162,10 +171,9 @@ def _setup_logging(args: argparse.Namespace) -> None:
     level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
     root = logging.getLogger("easel")
     root.setLevel(level)
-    if not any(getattr(h, "_easel", False) for h in root.handlers):
-        handler = _StderrHandler()
+    if not any(isinstance(h, StderrHandler) for h in root.handlers):
+        handler = StderrHandler()
         handler.setFormatter(logging.Formatter("easel: %(message)s"))
-        handler._easel = True  # type: ignore[attr-defined]
         root.addHandler(handler)
         root.propagate = False
 

@@ -32,8 +32,15 @@ from easel.progress import ProgressUpdate
 log = logging.getLogger("easel.cli")
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that always writes to the current ``sys.stderr``."""
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that always writes to the current ``sys.stderr`` (the CLI's log handler).
+
+    Looked up at each write, so a test's or a caller's replaced ``sys.stderr``
+    gets the messages.
+
+    Example:
+        >>> logging.getLogger("easel").addHandler(StderrHandler())  # doctest: +SKIP
+    """
 
     @property  # type: ignore[override]
     def stream(self) -> Any:
@@ -274,20 +281,20 @@ def _stderr_is_terminal_or_forced() -> bool:
 
 
 def load_image(
-    path: Path, ctx: CommandContext, max_size: int | None = DEFAULT_MAX_SIZE, min_size: int | None = None
+    path: Path, ctx: CommandContext, max_size: int | None = DEFAULT_MAX_SIZE, min_side: int | None = None
 ) -> LoadedImage:
     """Read an input image, telling the user when it was downscaled.
 
-    ``min_size`` is the smallest side the command can use (default: the input guard's).
+    ``min_side`` is the smallest side the command can use (default: the input guard's).
     """
     with ctx.timed("read"):
         loaded = (
             read_image(path, max_size=max_size)
-            if min_size is None
-            else read_image(path, max_size=max_size, min_size=min_size)
+            if min_side is None
+            else read_image(path, max_size=max_size, min_side=min_side)
         )
     if loaded.downscaled:
-        h, w = loaded.original_size
+        h, w = loaded.original_shape
         ctx.notice(
             f"{path}: downscaled from {w}x{h} to {loaded.rgb.shape[1]}x{loaded.rgb.shape[0]} "
             f"(--max-size {max_size})"

@@ -24,6 +24,14 @@ EPILOG = """example:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel demo``'s options to ``parser``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel demo")
+        >>> add_arguments(parser)
+        >>> parser.parse_args([]).output
+        PosixPath('outputs/demo')
+    """
     parser.add_argument(
         "-o",
         "--output",
@@ -44,6 +52,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Run ``easel demo``: each command's demo (or those in ``--only``) into one gallery; return the exit code.
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["demo", "-o", "outputs/demo"])  # runs this function  # doctest: +SKIP
+        0
+    """
     from easel.cli import command_modules
     from easel.cli._gallery import Gallery
 

@@ -60,6 +60,14 @@ PREVIEW_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel depth``'s arguments and options to ``parser``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel depth")
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["photo.jpg", "-o", "depth.png"]).output
+        PosixPath('depth.png')
+    """
     from easel.depth.files import DEPTH_SUFFIXES
     from easel.depth.options import DepthOptions
 
@@ -91,6 +99,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Run ``easel depth`` with parsed ``args``; return the exit code (``None``: 0).
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["depth", "photo.jpg", "-o", "depth.png"])  # runs this function  # doctest: +SKIP
+        0
+    """
     from easel.depth.files import DEPTH_SUFFIXES, write_depth
     from easel.depth.options import DepthOptions
     from easel.depth.pipeline import depth_for_image
@@ -163,7 +178,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def demo(gallery: Gallery) -> None:
-    """Depth of a sample photo when the weights are cached, else of a synthetic scene."""
+    """Depth of a sample photo when the weights are cached, else of a synthetic scene.
+
+    Example:
+        >>> from easel.cli._gallery import Gallery
+        >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
+    """
     from easel import weights
     from easel.depth.registry import DEFAULT_MODEL
 
@@ -199,7 +219,13 @@ def demo(gallery: Gallery) -> None:
 
 
 def synthetic_scene(height: int = 384, width: int = 512) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """A textured box in front of a textured wall, with exact depth (wall 8, box 3 units)."""
+    """A textured box in front of a textured wall, with exact depth (wall 8, box 3 units).
+
+    Example:
+        >>> image, depth = synthetic_scene(48, 64)
+        >>> image.shape, float(depth.min()), float(depth.max())
+        ((48, 64, 3), 3.0, 8.0)
+    """
     import skimage.data
 
     from easel.image import as_float_rgb, resize

@@ -48,11 +48,24 @@ _ENCODERS = {"h264 (.mp4)": "libx264", "vp9 (.webm)": "libvpx-vp9", "gif (.gif)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel info``'s options to ``parser``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel info")
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["--json"]).json
+        True
+    """
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def library_versions() -> dict[str, str | None]:
-    """Installed versions of the libraries easel uses (``None``: not installed), without importing them."""
+    """Installed versions of the libraries easel uses (``None``: not installed), without importing them.
+
+    Example:
+        >>> library_versions()["numpy"] is not None
+        True
+    """
     found: dict[str, str | None] = {}
     for label, dists in _LIBRARIES.items():
         version = None
@@ -95,7 +108,12 @@ def _weights() -> dict[str, Any]:
 
 
 def gather() -> dict[str, Any]:
-    """Everything ``easel info`` shows, as a JSON-friendly dict."""
+    """Everything ``easel info`` shows, as a JSON-friendly dict.
+
+    Example:
+        >>> sorted(gather())  # doctest: +SKIP
+        ['devices', 'easel', 'libavcodec', 'libraries', 'platform', 'python', 'video_encoders', 'weights']
+    """
     from easel import __version__
     from easel.devices import describe_devices
 
@@ -134,6 +152,13 @@ def _format(info: dict[str, Any]) -> str:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Run ``easel info``: print :func:`gather` as text or JSON; return the exit code.
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["info", "--json"])  # runs this function  # doctest: +SKIP
+        0
+    """
     info = gather()
     print(json.dumps(info, indent=2) if args.json else _format(info))
     return 0

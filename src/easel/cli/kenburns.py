@@ -59,6 +59,14 @@ VIDEO_SUFFIXES = (".mp4", ".webm", ".gif")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel kenburns``' arguments and options to ``parser`` (from :class:`KenBurnsOptions`).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel kenburns")
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["photo.jpg", "-o", "clip.mp4", "--size", "1280x720"]).output_shape
+        (720, 1280)
+    """
     from easel.scene3d.clipwriter import EncodeOptions
     from easel.scene3d.kenburns import KenBurnsOptions
 
@@ -93,6 +101,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
+    """Run ``easel kenburns`` with parsed ``args``; return the exit code (``None``: 0).
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["kenburns", "photo.jpg", "-o", "clip.mp4"])  # runs this function  # doctest: +SKIP
+        0
+    """
     from easel.cameras import read_camera_path
     from easel.io.video import video_format
     from easel.options import options_dict
@@ -117,15 +132,15 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     check_clip_output(out, encode, fps=options.fps)
 
     loaded = load_image(args.image, ctx, args.max_size)
-    path = read_camera_path(args.camera_path, default_size=loaded.size) if args.camera_path else None
-    check_kenburns_options(options, image_size=loaded.size, path=path)
+    path = read_camera_path(args.camera_path, default_shape=loaded.shape) if args.camera_path else None
+    check_kenburns_options(options, image_shape=loaded.shape, path=path)
     depth = None
     if args.depth is not None:
         from easel.depth import read_depth
 
         with ctx.timed("read_depth"):
             depth = read_depth(
-                args.depth, size=loaded.size, kind=args.depth_kind, depth_range=options.depth_range
+                args.depth, shape=loaded.shape, kind=args.depth_kind, depth_range=options.depth_range
             )
     with ctx.timed("prepare"):
         clip = kenburns(loaded.rgb, depth, path, options, exif_path=args.image, progress=ctx.progress)
@@ -159,7 +174,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         extra={
             "frames": result.frames_written,
             "frames_planned": result.total_frames,
-            "frame_size": list(result.frame_size),
+            "frame_size": [result.frame_shape[1], result.frame_shape[0]],  # width, height
             "fps": result.fps,
             "shift": list(clip.shift) if clip.shift is not None else None,
             "subject_zoom": clip.stats.get("subject_zoom"),
@@ -174,7 +189,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
             "written": [str(p) for p in result.written],
         },
     )
-    fw, fh = result.frame_size
+    fh, fw = result.frame_shape
     if result.status == "interrupted":
         code = ctx.interrupted_exit_code()
         ctx.close()
@@ -190,6 +205,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
 
 
 def demo(gallery: Gallery) -> None:
+    """A Ken Burns clip of the synthetic layered scene (exact depth); another of a photo when depth weights are cached.
+
+    Example:
+        >>> from easel.cli._gallery import Gallery
+        >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
+    """
     import numpy as np
 
     from easel.cameras import Camera

@@ -44,6 +44,14 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel quantize``'s arguments and options to ``parser`` (from :class:`QuantizeOptions`).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel quantize")
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["photo.jpg", "-k", "8", "-o", "poster.png"]).n_colors
+        8
+    """
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
     add_options(parser, QuantizeOptions)
     parser.add_argument(
@@ -57,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
+    """Run ``easel quantize`` with parsed ``args``; return the exit code (``None``: 0).
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["quantize", "photo.jpg", "-k", "8", "-o", "poster.png"])  # runs this function  # doctest: +SKIP
+        0
+    """
     from easel.art.quantize import palette_swatch, quantize_colors
     from easel.io.images import WRITE_SUFFIXES, write_image
 
@@ -71,7 +86,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         palette_out = plan.file(args.palette, option="--palette", suffixes=WRITE_SUFFIXES)
     plan.check()
 
-    loaded = load_image(args.image, ctx, args.max_size, min_size=1)
+    loaded = load_image(args.image, ctx, args.max_size, min_side=1)
     with ctx.timed("quantize"):
         result = quantize_colors(
             loaded.rgb,
@@ -112,6 +127,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
 
 
 def demo(gallery: Gallery) -> None:
+    """Two posters of bundled photos: 8 colours with their palette, and 6 dithered colours in CIELAB.
+
+    Example:
+        >>> from easel.cli._gallery import Gallery
+        >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
+    """
     photo = gallery.sample("astronaut", max_size=512)
     poster = gallery.path("quantize_astronaut_k8.png")
     swatch = gallery.path("quantize_astronaut_k8_palette.png")

@@ -70,8 +70,16 @@ examples:
 """
 
 
-def _style_spec(text: str) -> tuple[Path, float]:
-    """``path`` or ``path:weight`` (see :func:`easel.style.inputs.parse_style_spec`)."""
+def style_spec_arg(text: str) -> tuple[Path, float]:
+    """The ``--style`` argument type: ``path`` or ``path:weight`` as ``(path, weight)``.
+
+    :func:`easel.style.inputs.parse_style_spec`, with its error turned into
+    argparse's (a one-line option error naming ``--style``).
+
+    Example:
+        >>> style_spec_arg("starry.jpg:0.45")
+        (PosixPath('starry.jpg'), 0.45)
+    """
     from easel.style.inputs import parse_style_spec
 
     try:
@@ -81,6 +89,15 @@ def _style_spec(text: str) -> tuple[Path, float]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel stylize``'s arguments and options to ``parser`` (from :class:`StyleOptions`).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel stylize")
+        >>> add_arguments(parser)
+        >>> args = parser.parse_args(["photo.jpg", "--style", "starry.jpg:0.5", "-o", "art.png"])
+        >>> args.style, args.size
+        ([(PosixPath('starry.jpg'), 0.5)], 512)
+    """
     from easel.cli._options import add_options, argument_group
     from easel.options import declared_options
     from easel.style.options import StyleOptions
@@ -89,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-s",
         "--style",
-        type=_style_spec,
+        type=style_spec_arg,
         action="append",
         required=True,
         metavar="STYLE[:W]",
@@ -210,6 +227,13 @@ def _record(
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
+    """Run ``easel stylize`` with parsed ``args``; return the exit code (``None``: 0).
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["stylize", "photo.jpg", "--style", "starry.jpg", "-o", "art.png"])  # runs this function  # doctest: +SKIP
+        0
+    """
     from easel.io.images import WRITE_SUFFIXES
     from easel.io.outputs import OutputPlan
     from easel.style.grid import sweep_path
@@ -419,7 +443,7 @@ def _run_grid(args: argparse.Namespace, ctx: CommandContext, options: StyleOptio
     plan.check()
     for path in dict.fromkeys(cell.content for cell in grid.todo):
         with ctx.timed("read"):
-            shape = read_image(path, max_size=args.max_size).size
+            shape = read_image(path, max_size=args.max_size).shape
         _check_memory(args, options, shape)
     with ctx.timed("stylize"):
         report = render_grid(
@@ -457,7 +481,12 @@ def _run_grid(args: argparse.Namespace, ctx: CommandContext, options: StyleOptio
 
 
 def demo(gallery: Gallery) -> None:
-    """Stylize a bundled photo with a random-weight VGG-19 when real weights are absent (small, fast)."""
+    """Stylize a bundled photo with a random-weight VGG-19 when real weights are absent (small, fast).
+
+    Example:
+        >>> from easel.cli._gallery import Gallery
+        >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
+    """
     from easel import weights
     from easel.nets.vgg import save_random_vgg19
 

@@ -48,6 +48,14 @@ _MODES = ("boundaries", "boundaries_only")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel superpixels``' arguments and options to ``parser`` (from :class:`SuperpixelOptions`).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel superpixels")
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["photo.jpg", "-o", "mosaic.png"]).output
+        PosixPath('mosaic.png')
+    """
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
     add_options(parser, SuperpixelOptions, exclude=_MODES)
     # what is drawn: the two outline modes exclude each other (the declaration says so too)
@@ -60,6 +68,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
+    """Run ``easel superpixels`` with parsed ``args``; return the exit code (``None``: 0).
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["superpixels", "photo.jpg", "-o", "mosaic.png"])  # runs this function  # doctest: +SKIP
+        0
+    """
     from easel.art.superpixels import superpixel_mosaic
     from easel.io.images import WRITE_SUFFIXES, write_image
 
@@ -68,8 +83,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     plan = OutputPlan(inputs=[args.image], overwrite=args.overwrite)
     out = plan.file(args.output, option="-o", suffixes=WRITE_SUFFIXES, record=True)
     plan.check()
-    loaded = load_image(args.image, ctx, args.max_size, min_size=1)
-    n_pixels = loaded.size[0] * loaded.size[1]
+    loaded = load_image(args.image, ctx, args.max_size, min_side=1)
+    n_pixels = loaded.shape[0] * loaded.shape[1]
     if options.n_segments > n_pixels:  # clamped by SLIC: say so rather than pretend
         ctx.notice(
             f"-n {options.n_segments} is more than the image's {plural(n_pixels, 'pixel')}; "
@@ -95,6 +110,12 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
 
 
 def demo(gallery: Gallery) -> None:
+    """Two superpixel mosaics of bundled photos: 300 cells with outlines, and 1500 compact ones.
+
+    Example:
+        >>> from easel.cli._gallery import Gallery
+        >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
+    """
     photo = gallery.sample("chelsea", max_size=512)
     mosaic = gallery.path("superpixels_chelsea_n300.png")
     gallery.run(

@@ -71,6 +71,14 @@ def _sub_parent() -> argparse.ArgumentParser:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel weights``' actions (``list``, ``download``, ``path``, ``verify``) to ``parser``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel weights")
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["list"]).action
+        'list'
+    """
     parent = _sub_parent()
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
@@ -109,7 +117,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def human_size(size: int | None) -> str:
-    """``548102387`` -> ``"548.1 MB"`` (``"?"`` when unknown)."""
+    """``548102387`` -> ``"548.1 MB"`` (``"?"`` when unknown).
+
+    Example:
+        >>> human_size(548102387), human_size(None)
+        ('548.1 MB', '?')
+    """
     if size is None:
         return "?"
     value = float(size)
@@ -294,6 +307,13 @@ def _run_verify(args: argparse.Namespace, ctx: CommandContext) -> int:
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int:
+    """Run the ``easel weights`` action in ``args.action``; return the exit code.
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["weights", "download", "vgg19-caffe"])  # runs this function  # doctest: +SKIP
+        0
+    """
     if args.action == "list":
         return _run_list(args)
     if args.action == "download":

@@ -152,7 +152,7 @@ def validate_depth(
         InputError: wrong shape, too many holes, or a constant map.
 
     Example:
-        >>> validate_depth(np.array([[1.0, 2.0], [0.0, 4.0]])).min()
+        >>> float(validate_depth(np.array([[1.0, 2.0], [0.0, 4.0]])).min())
         1.0
     """
     arr = _as_2d(depth, name)
@@ -273,7 +273,12 @@ def rescale_depth(depth: ArrayLike, depth_range: tuple[float, float]) -> DepthMa
 
 
 def depth_range_of(depth: ArrayLike) -> tuple[float, float]:
-    """``(min, max)`` of a depth map, as floats."""
+    """``(min, max)`` of a depth map, as floats.
+
+    Example:
+        >>> depth_range_of(np.array([[1.0, 4.0]], np.float32))
+        (1.0, 4.0)
+    """
     arr = np.asarray(depth)
     return float(arr.min()), float(arr.max())
 
@@ -281,13 +286,20 @@ def depth_range_of(depth: ArrayLike) -> tuple[float, float]:
 def check_aspect(
     src: tuple[int, int], dst: tuple[int, int], name: str = "depth", tolerance: float = 0.02
 ) -> None:
-    """Raise when ``src`` and ``dst`` ``(height, width)`` sizes differ in aspect ratio.
+    """Raise when ``src`` and ``dst`` ``(height, width)`` shapes differ in aspect ratio.
 
-    Sizes that differ by rounding (at most one pixel after scaling) or by less
+    Shapes that differ by rounding (at most one pixel after scaling) or by less
     than ``tolerance`` (relative) are accepted.
 
     Raises:
         InputError: the aspect ratios differ.
+
+    Example:
+        >>> check_aspect((480, 640), (361, 480))  # 360 expected: one pixel of rounding is fine
+        >>> check_aspect((480, 640), (480, 480))
+        Traceback (most recent call last):
+        ...
+        easel.errors.InputError: depth is 640x480 but the image is 480x480: the aspect ratios differ (1.333 vs 1.000); the depth map must cover the same view as the image
     """
     (sh, sw), (dh, dw) = src, dst
     expected_h = sh * dw / sw
@@ -299,18 +311,22 @@ def check_aspect(
     )
 
 
-def resize_depth(depth: DepthMap, size: tuple[int, int], name: str = "depth") -> DepthMap:
+def resize_depth(depth: DepthMap, shape: tuple[int, int], name: str = "depth") -> DepthMap:
     """Resize depth to ``(height, width)`` (same aspect ratio), interpolating ``1 / depth``.
 
     Interpolating disparity rather than depth keeps the parallax of a
     boundary pixel between those of its neighbours, as a renderer sees it.
 
     Raises:
-        InputError: a different aspect ratio, or an empty size.
+        InputError: a different aspect ratio, or an empty shape.
+
+    Example:
+        >>> resize_depth(np.full((4, 6), 2.0, np.float32), (2, 3)).tolist()
+        [[2.0, 2.0, 2.0], [2.0, 2.0, 2.0]]
     """
     import cv2
 
-    height, width = size
+    height, width = shape
     if height < 1 or width < 1:
         raise InputError(f"cannot resize {name} to {width}x{height}")
     src = depth.shape[:2]

@@ -52,6 +52,7 @@ __all__ = [
     "clear_cache",
     "estimate_depth",
     "get_estimator",
+    "quiet_transformers",
     "resolve_options",
     "resolve_weights",
 ]
@@ -64,6 +65,11 @@ class Preprocess:
     Matches ``transformers``' ``DPTImageProcessor``: resize with PIL (keeping
     the aspect ratio by the scale closest to 1 and rounding each side to a
     multiple of ``ensure_multiple_of``), rescale to [0, 1], normalize.
+
+    Example:
+        >>> pre = Preprocess()  # Depth Anything V2: 518 px, multiples of 14
+        >>> pre.output_shape(480, 640), pre(np.zeros((48, 64, 3), np.float32)).shape
+        ((518, 686), (1, 3, 392, 518))
     """
 
     do_resize: bool = True
@@ -113,7 +119,7 @@ class Preprocess:
             std=triple(cfg.get("image_std"), (0.5, 0.5, 0.5)),
         )
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
+    def output_shape(self, height: int, width: int) -> tuple[int, int]:
         """The network input ``(height, width)`` for an image of ``(height, width)``."""
         if not self.do_resize:
             return height, width
@@ -139,7 +145,7 @@ class Preprocess:
         from PIL import Image
 
         data8 = to_uint8(image)
-        h, w = self.output_size(data8.shape[0], data8.shape[1])
+        h, w = self.output_shape(data8.shape[0], data8.shape[1])
         if (h, w) != data8.shape[:2]:
             pil = Image.fromarray(data8).resize((w, h), resample=Image.Resampling(self.resample))
             data8 = np.asarray(pil)
@@ -154,8 +160,17 @@ class Preprocess:
 
 
 @contextlib.contextmanager
-def _quiet_transformers() -> Iterator[None]:
-    """Silence transformers' own progress bars and info/warning chatter (the library never prints)."""
+def quiet_transformers() -> Iterator[None]:
+    """Silence ``transformers``' own progress bars and info/warning chatter while in the block.
+
+    easel's library code never prints; every call into ``transformers`` that
+    may (loading, saving, building a model) runs inside this. The previous
+    verbosity and progress-bar setting are restored on exit.
+
+    Example:
+        >>> with quiet_transformers():  # doctest: +SKIP
+        ...     model = transformers.AutoModelForDepthEstimation.from_pretrained(folder)
+    """
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
@@ -189,6 +204,10 @@ def resolve_weights(model: str, weights: str | os.PathLike[str] | None) -> Path:
     Raises:
         WeightsError: missing files, with the offline instructions.
         InputError: an unknown model name.
+
+    Example:
+        >>> resolve_weights("depth-anything-v2-small", None)  # doctest: +SKIP
+        PosixPath('/home/me/.cache/easel/weights/depth-anything-v2-small')
     """
     from easel import weights as registry
 
@@ -224,6 +243,11 @@ class DepthEstimator:
         device: the torch device it runs on.
         autocast_dtype: the autocast dtype (``None`` for fp32).
         preprocess: the input preprocessing.
+
+    Example:
+        >>> est = DepthEstimator.load("depth-anything-v2-small", device="cpu")  # doctest: +SKIP
+        >>> est.output, est.predict(photo).shape  # doctest: +SKIP
+        ('disparity', (768, 1024))
     """
 
     def __init__(
@@ -430,7 +454,7 @@ def _from_pretrained(transformers: Any, folder: Path, label: Path | None = None)
     from safetensors import SafetensorError
 
     try:
-        with _quiet_transformers():
+        with quiet_transformers():
             net, info = transformers.AutoModelForDepthEstimation.from_pretrained(
                 folder, local_files_only=True, use_safetensors=True, output_loading_info=True
             )
@@ -468,7 +492,7 @@ def _load_safetensors(transformers: Any, spec: DepthModelSpec, path: Path) -> tu
     model_type = cfg.pop("model_type")
     with tempfile.TemporaryDirectory(prefix="easel-depth-") as tmp:
         folder = Path(tmp)
-        with _quiet_transformers():
+        with quiet_transformers():
             transformers.AutoConfig.for_model(model_type, **cfg).save_pretrained(folder)
         link = folder / "model.safetensors"
         try:
@@ -496,7 +520,13 @@ def get_estimator(
     device: str = "auto",
     precision: str = "fp32",
 ) -> DepthEstimator:
-    """:meth:`DepthEstimator.load`, remembering the last model loaded (a second call is free)."""
+    """:meth:`DepthEstimator.load`, remembering the last model loaded (a second call is free).
+
+    Example:
+        >>> est = get_estimator("depth-anything-v2-small", device="cpu")  # doctest: +SKIP
+        >>> get_estimator("depth-anything-v2-small", device="cpu") is est  # doctest: +SKIP
+        True
+    """
     path = resolve_weights(model, weights)
     key = (model, str(path.resolve()), path.stat().st_mtime, str(device), precision)
     with _CACHE_LOCK:
@@ -511,7 +541,11 @@ def get_estimator(
 
 
 def clear_cache() -> None:
-    """Forget the cached model (frees its memory)."""
+    """Forget the cached model (frees its memory).
+
+    Example:
+        >>> clear_cache()
+    """
     with _CACHE_LOCK:
         _CACHE.clear()
 

@@ -73,7 +73,11 @@ def _zip_unpack(packed: bytes, expected: int) -> bytes:
 
 
 def write_exr(path: str | os.PathLike[str], values: NDArray[np.float32], channel: str = "Y") -> None:
-    """Write ``(H, W)`` float32 ``values`` as a single-channel ZIP-compressed EXR (not atomic)."""
+    """Write ``(H, W)`` float32 ``values`` as a single-channel ZIP-compressed EXR (not atomic).
+
+    Example:
+        >>> write_exr("depth.exr", np.full((48, 64), 2.0, np.float32), channel="Z")  # doctest: +SKIP
+    """
     arr = np.ascontiguousarray(values, dtype="<f4")
     height, width = arr.shape
     header = bytearray()
@@ -218,6 +222,10 @@ def read_exr(path: str | os.PathLike[str]) -> NDArray[np.float32]:
     Raises:
         InputError: not an EXR, a corrupt file, or a feature neither this
             reader nor the installed OpenCV supports.
+
+    Example:
+        >>> read_exr("depth.exr").shape  # doctest: +SKIP
+        (48, 64)
     """
     p = check_input_file(path, "EXR file")
     data = p.read_bytes()

@@ -48,7 +48,7 @@ from easel.io.guard import (
     check_input_file,
     describe_array,
     open_image,
-    probe_image_size,
+    probe_image_shape,
     quiet_opencv,
     read_npy,
     read_npy_header,
@@ -72,6 +72,11 @@ class RawDepth:
         kind: ``"depth"``/``"disparity"`` when the file says (easel's own
             files), ``None`` when the caller must say.
         path: the file.
+
+    Example:
+        >>> raw = load_depth_file("depth.npy")  # doctest: +SKIP
+        >>> raw.kind, raw.values.dtype  # .npy files do not say what they hold  # doctest: +SKIP
+        (None, dtype('float32'))
     """
 
     values: NDArray[np.float32]
@@ -155,15 +160,15 @@ def _read_png(path: Path) -> RawDepth:
     return RawDepth((1.0 / inv).astype(np.float32), "depth", path)
 
 
-def _pfm_size(path: Path) -> tuple[int, int] | None:
-    """``(width, height)`` from a PFM header (``Pf``/``PF``, then ``W H``), or ``None`` when it is not one."""
+def _pfm_shape(path: Path) -> tuple[int, int] | None:
+    """``(height, width)`` from a PFM header (``Pf``/``PF``, then ``W H``), or ``None`` when it is not one."""
     with open(path, "rb") as fh:
         head = fh.read(64)
     tokens = head.split()
     if len(tokens) < 3 or tokens[0] not in (b"Pf", b"PF"):
         return None
     try:
-        return int(tokens[1]), int(tokens[2])
+        return int(tokens[2]), int(tokens[1])
     except ValueError:
         return None
 
@@ -172,11 +177,11 @@ def _read_opencv(path: Path) -> NDArray[np.generic]:
     import cv2
 
     if path.suffix.lower() == ".pfm":
-        size = _pfm_size(path)
-        if size is not None:
-            check_dimensions(path, size[0], size[1], what="depth map")
+        shape = _pfm_shape(path)
+        if shape is not None:
+            check_dimensions(path, shape[1], shape[0], what="depth map")
     else:
-        probe_image_size(path, what="depth map")  # checks the header's size when Pillow can parse it
+        probe_image_shape(path, what="depth map")  # checks the header's size when Pillow can parse it
     try:
         with quiet_opencv():
             arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -197,6 +202,10 @@ def load_depth_file(path: str | os.PathLike[str]) -> RawDepth:
 
     Raises:
         InputError: missing, empty, unreadable or unsupported files.
+
+    Example:
+        >>> load_depth_file("depth.png").kind  # easel's own PNGs say  # doctest: +SKIP
+        'depth'
     """
     p = Path(path)
     suffix = _suffix(p)
@@ -217,7 +226,7 @@ def load_depth_file(path: str | os.PathLike[str]) -> RawDepth:
 
 def read_depth(
     path: str | os.PathLike[str],
-    size: tuple[int, int] | None = None,
+    shape: tuple[int, int] | None = None,
     kind: DepthKind = "depth",
     depth_range: tuple[float, float] | None = None,
 ) -> DepthMap:
@@ -225,8 +234,8 @@ def read_depth(
 
     Args:
         path: ``.npy``, ``.png`` (8/16-bit), ``.exr``, ``.tif``/``.tiff`` (float) or ``.pfm``.
-        size: ``(height, width)`` to resize to (usually the image's); the
-            aspect ratio must match (within rounding). ``None`` keeps the file's size.
+        shape: ``(height, width)`` to resize to (usually the image's); the
+            aspect ratio must match (within rounding). ``None`` keeps the file's shape.
         kind: what the file holds when it does not say itself: ``"depth"``
             (distance, larger = farther) or ``"disparity"`` (larger = nearer;
             relative is fine). easel's own PNGs say, and ``kind`` is ignored for them.
@@ -242,10 +251,10 @@ def read_depth(
         InputError: missing/unreadable file, unsupported format, colour image,
             more than half the pixels invalid (NaN/inf/zero/negative depth;
             fewer are filled from their neighbours with a logged warning), a
-            constant map (no parallax), or a different aspect ratio than ``size``.
+            constant map (no parallax), or a different aspect ratio than ``shape``.
 
     Example:
-        >>> depth = read_depth("depth.png", size=(768, 1024))  # doctest: +SKIP
+        >>> depth = read_depth("depth.png", shape=(768, 1024))  # doctest: +SKIP
         >>> depth.shape, depth.dtype                           # doctest: +SKIP
         ((768, 1024), dtype('float32'))
     """
@@ -262,8 +271,8 @@ def read_depth(
         depth = validate_depth(raw.values, name=name)
         if depth_range is not None:
             depth = rescale_depth(depth, depth_range)
-    if size is not None:
-        depth = resize_depth(depth, size, name=name)
+    if shape is not None:
+        depth = resize_depth(depth, shape, name=name)
     return depth
 
 

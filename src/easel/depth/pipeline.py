@@ -134,10 +134,10 @@ def depth_for_image(
 
     with _timed(timings, "read_depth"):
         depth = read_depth(depth_file, kind=opts.depth_kind, depth_range=opts.depth_range)
-        size = None if rgb is None else (rgb.shape[0], rgb.shape[1])
-        enlarged = size is not None and depth.shape[0] * depth.shape[1] < size[0] * size[1]
-        if size is not None:
-            depth = resize_depth(depth, size, name=os.fspath(depth_file))
+        shape = None if rgb is None else (rgb.shape[0], rgb.shape[1])
+        enlarged = shape is not None and depth.shape[0] * depth.shape[1] < shape[0] * shape[1]
+        if shape is not None:
+            depth = resize_depth(depth, shape, name=os.fspath(depth_file))
     refined = rgb is not None and (opts.refine or (opts.refine is None and enlarged))
     if refined and rgb is not None:
         with _timed(timings, "refine"):

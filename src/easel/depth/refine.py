@@ -32,6 +32,10 @@ def default_radius(shape: tuple[int, int]) -> int:
 
     Depth Anything predicts at about 518 px, so its soft edges span a few
     pixels at that scale and proportionally more on larger photos.
+
+    Example:
+        >>> default_radius((768, 1024)), default_radius((100, 100))
+        (10, 4)
     """
     return max(4, round(0.01 * max(shape)))
 
@@ -108,7 +112,7 @@ def refine_depth(
 
     Example:
         >>> img = np.zeros((16, 16, 3), np.float32)
-        >>> refine_depth(np.full((16, 16), 2.0) + np.eye(16), img).min() >= 2.0
+        >>> bool(refine_depth(np.full((16, 16), 2.0) + np.eye(16), img).min() >= 2.0)
         True
     """
     inv = depth_to_disparity(depth)

@@ -89,9 +89,23 @@ DPT_PREPROCESS: dict[str, Any] = {
 }
 
 
-def _da_v2_config(
+def da_v2_config(
     hidden: int, heads: int, layers: int, out: list[int], neck: list[int], fusion: int
 ) -> dict[str, Any]:
+    """A Depth Anything V2 ``config.json`` (DINOv2 backbone) of the given widths.
+
+    Args:
+        hidden: backbone width.
+        heads: attention heads.
+        layers: transformer blocks.
+        out: the backbone blocks the neck reads (1-based: stage 0 is the embedding).
+        neck: the neck's four widths.
+        fusion: the fusion blocks' width.
+
+    Example:
+        >>> da_v2_config(32, 2, 4, [1, 2, 3, 4], [8, 16, 32, 32], 16)["model_type"]
+        'depth_anything'
+    """
     return {
         "model_type": "depth_anything",
         "backbone_config": {
@@ -117,10 +131,18 @@ def _da_v2_config(
     }
 
 
-def _dpt_vit_config(
+def dpt_vit_config(
     hidden: int, heads: int, layers: int, out: list[int], neck: list[int], fusion: int
 ) -> dict[str, Any]:
-    """A ViT-backed DPT (``is_hybrid`` false) ``config.json``."""
+    """A ViT-backed DPT (``is_hybrid`` false) ``config.json`` of the given widths.
+
+    The arguments are those of :func:`da_v2_config`, except that ``out``
+    counts the transformer blocks from 0, as DPT does.
+
+    Example:
+        >>> dpt_vit_config(32, 2, 4, [0, 1, 2, 3], [8, 16, 32, 32], 16)["intermediate_size"]
+        128
+    """
     return {
         "model_type": "dpt",
         "architectures": ["DPTForDepthEstimation"],
@@ -169,6 +191,11 @@ class DepthModelSpec:
         files: ``(filename, sha256, size)`` of a whole Hugging Face folder entry;
             takes precedence over ``sha256``. Neither: not in the weights registry.
         output: what the network predicts: ``"disparity"`` (relative) or ``"depth"`` (metric).
+
+    Example:
+        >>> spec = MODELS["depth-anything-v2-small"]
+        >>> spec.repo, spec.output
+        ('depth-anything/Depth-Anything-V2-Small-hf', 'disparity')
     """
 
     name: str
@@ -185,6 +212,7 @@ class DepthModelSpec:
 
     @property
     def homepage(self) -> str:
+        """The Hugging Face page of :attr:`repo`."""
         return f"https://huggingface.co/{self.repo}"
 
     def file_url(self, filename: str) -> str | None:
@@ -195,7 +223,43 @@ class DepthModelSpec:
 
     @property
     def url(self) -> str | None:
+        """The pinned URL of ``model.safetensors`` (``None`` without a pinned revision)."""
         return self.file_url("model.safetensors")
+
+    def weights_entry(self) -> WeightsEntry | None:
+        """This model's entry in the weights registry (:mod:`easel.weights`), or ``None``.
+
+        ``None`` without a pinned revision, or with neither ``files`` nor a
+        ``config`` for a bare ``model.safetensors``. Without a verified sha256
+        the entry is listed (name, licence, URL) but not downloadable: users
+        fetch the file themselves and pass ``--weights``.
+
+        Example:
+            >>> MODELS["depth-anything-v2-small"].weights_entry().used_by
+            'depth, kenburns'
+        """
+        if self.revision is None:
+            return None
+        if self.files:
+            files = tuple(
+                WeightsFile(name, self.file_url(name) or "", sha, size) for name, sha, size in self.files
+            )
+            fmt = "hf-transformers"
+        elif self.config is not None:
+            files = (WeightsFile("model.safetensors", self.url or "", self.sha256, self.size),)
+            fmt = "safetensors"
+        else:
+            return None
+        return WeightsEntry(
+            name=self.name,
+            files=files,
+            licence=self.licence,
+            used_by="depth, kenburns",
+            description=self.description,
+            homepage=self.homepage,
+            fmt=fmt,
+            extra={"repo": self.repo, "revision": self.revision},
+        )
 
 
 MODELS: dict[str, DepthModelSpec] = {
@@ -207,7 +271,7 @@ MODELS: dict[str, DepthModelSpec] = {
             revision="5426e4f0f36572d16453bbda7a8389317b1bef99",
             licence="Apache-2.0",
             description="Depth Anything V2 Small (ViT-S, 24.8 M parameters): relative disparity, the default",
-            config=_da_v2_config(384, 6, 12, [3, 6, 9, 12], [48, 96, 192, 384], 64),
+            config=da_v2_config(384, 6, 12, [3, 6, 9, 12], [48, 96, 192, 384], 64),
             files=(
                 ("config.json", "c56698d3643dde1f83ea2212759e6b31a22b8f827246a36dd007ee8a22b3ff75", 950),
                 (
@@ -228,7 +292,7 @@ MODELS: dict[str, DepthModelSpec] = {
             revision="b1958afc87fb45a9e3746cb387596094de553ed8",
             licence="CC-BY-NC-4.0",
             description="Depth Anything V2 Base (ViT-B, 97.5 M parameters), non-commercial licence",
-            config=_da_v2_config(768, 12, 12, [3, 6, 9, 12], [96, 192, 384, 768], 128),
+            config=da_v2_config(768, 12, 12, [3, 6, 9, 12], [96, 192, 384, 768], 128),
         ),
         DepthModelSpec(
             name="depth-anything-v2-large",
@@ -236,7 +300,7 @@ MODELS: dict[str, DepthModelSpec] = {
             revision="7581137eff8d4e94f6e796d3baea0e9fa79b22d2",
             licence="CC-BY-NC-4.0",
             description="Depth Anything V2 Large (ViT-L, 335 M parameters), non-commercial licence",
-            config=_da_v2_config(1024, 16, 24, [5, 12, 18, 24], [256, 512, 1024, 1024], 256),
+            config=da_v2_config(1024, 16, 24, [5, 12, 18, 24], [256, 512, 1024, 1024], 256),
         ),
         DepthModelSpec(
             name="dpt-large",
@@ -244,7 +308,7 @@ MODELS: dict[str, DepthModelSpec] = {
             revision="bc15f29aa3a80d532f2ed650b5e16ac48d8958f9",
             licence="Apache-2.0",
             description="DPT-Large (MiDaS 3.0, ViT-L/16, 343 M parameters): relative disparity",
-            config=_dpt_vit_config(1024, 16, 24, [5, 11, 17, 23], [256, 512, 1024, 1024], 256),
+            config=dpt_vit_config(1024, 16, 24, [5, 11, 17, 23], [256, 512, 1024, 1024], 256),
             preprocess=dict(DPT_PREPROCESS),
             sha256="c173e7fd575c4d6c2164621063fed3a0e7e2eb6adbfb7c1845b364bc0fed9ce8",
         ),
@@ -261,32 +325,7 @@ MODELS: dict[str, DepthModelSpec] = {
 }
 
 
-def _entry(spec: DepthModelSpec) -> WeightsEntry | None:
-    if spec.revision is None:
-        return None
-    if spec.files:
-        files = tuple(
-            WeightsFile(name, spec.file_url(name) or "", sha, size) for name, sha, size in spec.files
-        )
-        fmt = "hf-transformers"
-    elif spec.config is not None:
-        # Without a verified sha256 the entry is listed (name, licence, URL) but not
-        # downloadable: users fetch the file themselves and pass --weights.
-        files = (WeightsFile("model.safetensors", spec.url or "", spec.sha256, spec.size),)
-        fmt = "safetensors"
-    else:
-        return None
-    return WeightsEntry(
-        name=spec.name,
-        files=files,
-        licence=spec.licence,
-        used_by="depth, kenburns",
-        description=spec.description,
-        homepage=spec.homepage,
-        fmt=fmt,
-        extra={"repo": spec.repo, "revision": spec.revision},
-    )
-
-
-ENTRIES: tuple[WeightsEntry, ...] = tuple(e for e in (_entry(s) for s in MODELS.values()) if e is not None)
+ENTRIES: tuple[WeightsEntry, ...] = tuple(
+    e for e in (s.weights_entry() for s in MODELS.values()) if e is not None
+)
 """Weights-registry entries: every model with a pinned revision (downloadable when its sha256 is verified)."""

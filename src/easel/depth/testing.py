@@ -52,17 +52,22 @@ def save_tiny_depth_model(folder: str | Path, seed: int = 0, config: dict[str, A
         folder: where to write (created).
         seed: torch seed for the random weights.
         config: ``config.json`` values (default :data:`TINY_CONFIG`).
+
+    Example:
+        >>> folder = save_tiny_depth_model(tmp_path / "tiny")  # doctest: +SKIP
+        >>> DepthEstimator.load("tiny", weights=folder, device="cpu").predict(photo).shape  # doctest: +SKIP
+        (48, 64)
     """
     import torch
     import transformers
 
-    from easel.depth.estimator import _quiet_transformers
+    from easel.depth.estimator import quiet_transformers
 
     cfg = dict(config or TINY_CONFIG)
     model_type = cfg.pop("model_type")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
-    with _quiet_transformers():
+    with quiet_transformers():
         hf_config = transformers.AutoConfig.for_model(model_type, **cfg)
         torch.manual_seed(seed)
         model = transformers.AutoModelForDepthEstimation.from_config(hf_config).eval()

@@ -56,6 +56,10 @@ def check_output_path(
     Raises:
         InputError: the output is one of the inputs, or its parent folder is missing.
         OutputExistsError: the output exists and ``overwrite`` is false.
+
+    Example:
+        >>> check_output_path("art.png", inputs=["photo.jpg"])  # doctest: +SKIP
+        PosixPath('art.png')
     """
     out = Path(output)
     for inp in inputs:
@@ -102,6 +106,10 @@ def atomic_dir(path: StrPath) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; move it to ``path`` on success.
 
     An existing folder at ``path`` is replaced only after the new one is complete.
+
+    Example:
+        >>> with atomic_dir("frames") as tmp:  # doctest: +SKIP
+        ...     (tmp / "frame_0001.png").write_bytes(png)
     """
     target = Path(path)
     parent = target.resolve().parent
@@ -128,13 +136,21 @@ def atomic_dir(path: StrPath) -> Iterator[Path]:
 
 
 def write_bytes_atomic(path: StrPath, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
+    """Write ``data`` to ``path`` atomically.
+
+    Example:
+        >>> write_bytes_atomic("palette.bin", bytes(range(16)))  # doctest: +SKIP
+    """
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
 
 
 def write_text_atomic(path: StrPath, text: str) -> None:
-    """Write UTF-8 ``text`` to ``path`` atomically."""
+    """Write UTF-8 ``text`` to ``path`` atomically.
+
+    Example:
+        >>> write_text_atomic("notes.txt", "done")  # doctest: +SKIP
+    """
     write_bytes_atomic(path, text.encode("utf-8"))
 
 

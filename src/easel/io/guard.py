@@ -181,33 +181,33 @@ def _one_line(exc: BaseException) -> str:
     return text[0][:120] if text else exc.__class__.__name__
 
 
-def read_image_size(path: StrPath, what: str = "image") -> tuple[int, int]:
-    """``(width, height)`` of an image as displayed (EXIF rotation applied), from its header only.
+def read_image_shape(path: StrPath, what: str = "image") -> tuple[int, int]:
+    """``(height, width)`` of an image as displayed (EXIF rotation applied), from its header only.
 
     Args:
         path: the image file.
         what: what it holds, for messages (``"frame"``).
 
     Returns:
-        ``(width, height)`` in pixels.
+        ``(height, width)`` in pixels.
 
     Raises:
         InputError: the same file and size checks as :func:`open_image` (no minimum size).
 
     Example:
-        >>> read_image_size("frame_0001.png")  # doctest: +SKIP
-        (640, 480)
+        >>> read_image_shape("frame_0001.png")  # doctest: +SKIP
+        (480, 640)
     """
     with open_image(path, what=what, min_side=1) as img:
         width, height = img.size
         orientation = img.getexif().get(0x0112, 1)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    return width, height
+    return height, width
 
 
-def probe_image_size(path: StrPath, what: str = "image") -> tuple[int, int] | None:
-    """``(width, height)`` from a file's header when Pillow can parse it, else ``None``.
+def probe_image_shape(path: StrPath, what: str = "image") -> tuple[int, int] | None:
+    """``(height, width)`` from a file's header when Pillow can parse it, else ``None``.
 
     For formats another decoder may still read (float TIFF variants Pillow
     does not parse): the caller checks the size it gets, or checks the decoded
@@ -217,8 +217,8 @@ def probe_image_size(path: StrPath, what: str = "image") -> tuple[int, int] | No
         InputError: a header over the size limits (:func:`check_dimensions`).
 
     Example:
-        >>> probe_image_size("depth.tif", what="depth map")  # doctest: +SKIP
-        (640, 480)
+        >>> probe_image_shape("depth.tif", what="depth map")  # doctest: +SKIP
+        (480, 640)
     """
     p = Path(path)
     try:
@@ -231,7 +231,7 @@ def probe_image_size(path: StrPath, what: str = "image") -> tuple[int, int] | No
     except Exception:  # noqa: BLE001 -- a variant Pillow cannot parse: the caller's decoder decides
         return None
     check_dimensions(p, width, height, what=what)
-    return width, height
+    return height, width
 
 
 # ---------------------------------------------------------------- NumPy .npy files
@@ -246,6 +246,11 @@ class NpyHeader:
         dtype: its dtype.
         fortran_order: whether the data is stored column-major.
         offset: where the data starts in the file, in bytes.
+
+    Example:
+        >>> header = read_npy_header("depth.npy")  # doctest: +SKIP
+        >>> header.shape, header.dtype, header.nbytes  # doctest: +SKIP
+        ((768, 1024), dtype('float32'), 3145728)
     """
 
     shape: tuple[int, ...]

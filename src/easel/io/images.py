@@ -52,22 +52,28 @@ class LoadedImage:
         rgb: ``(H, W, 3)`` float32 RGB in [0, 1], after orientation and downsizing.
         alpha: ``(H, W)`` float32 in [0, 1], or ``None`` for opaque images.
         path: the file it came from.
-        original_size: ``(height, width)`` before downsizing (after orientation).
+        original_shape: ``(height, width)`` before downsizing (after orientation).
         mode: the Pillow mode of the file (``RGB``, ``P``, ``I;16`` ...).
+
+    Example:
+        >>> img = read_image("photo.jpg", max_size=1024)  # doctest: +SKIP
+        >>> img.shape, img.original_shape, img.downscaled  # doctest: +SKIP
+        ((768, 1024), (3000, 4000), True)
     """
 
     rgb: FloatImage
     alpha: NDArray[np.float32] | None
     path: Path
-    original_size: tuple[int, int]
+    original_shape: tuple[int, int]
     mode: str
 
     @property
     def downscaled(self) -> bool:
-        return self.rgb.shape[:2] != self.original_size
+        """Whether :attr:`rgb` is smaller than the file (``max_size`` downscaled it)."""
+        return self.rgb.shape[:2] != self.original_shape
 
     @property
-    def size(self) -> tuple[int, int]:
+    def shape(self) -> tuple[int, int]:
         """``(height, width)`` of :attr:`rgb`."""
         return self.rgb.shape[0], self.rgb.shape[1]
 
@@ -155,7 +161,7 @@ def _read_deep_color(path: Path, img: Image.Image) -> tuple[FloatImage, NDArray[
 def read_image(
     path: str | os.PathLike[str],
     max_size: int | None = DEFAULT_MAX_SIZE,
-    min_size: int = MIN_SIDE,
+    min_side: int = MIN_SIDE,
 ) -> LoadedImage:
     """Read an image file into float32 RGB in [0, 1].
 
@@ -164,7 +170,7 @@ def read_image(
         max_size: downscale (area filter) so the long side is at most this many
             pixels; ``None`` keeps the full size. The caller is told through
             :attr:`LoadedImage.downscaled` and a log message.
-        min_size: smallest accepted side in pixels.
+        min_side: smallest accepted side in pixels (either side).
 
     Returns:
         A :class:`LoadedImage`.
@@ -181,23 +187,23 @@ def read_image(
     if max_size is not None and max_size < 1:
         raise InputError(f"--max-size must be a positive number of pixels, got {max_size}")
     p = Path(path)
-    with open_image(p, what="image", min_side=min_size) as img:
+    with open_image(p, what="image", min_side=min_side) as img:
         width, height = img.size
         file_mode = img.mode
         deep = _read_deep_color(p, img) if _is_deep_color(img) else None
         if deep is not None:
             rgb, alpha = deep
-            oriented_size = (rgb.shape[0], rgb.shape[1])
+            oriented_shape = (rgb.shape[0], rgb.shape[1])
         else:
             if max_size is not None and img.format == "JPEG":
                 # Decode JPEGs at a reduced scale when they are far larger than needed.
                 img.draft("RGB" if file_mode != "L" else "L", (max_size, max_size))
             img.load()
             oriented = ImageOps.exif_transpose(img)
-            oriented_size = (oriented.height, oriented.width)
+            oriented_shape = (oriented.height, oriented.width)
             if img.size != (width, height):  # draft() shrank it; report the true size
                 scale = width / img.size[0]
-                oriented_size = (round(oriented.height * scale), round(oriented.width * scale))
+                oriented_shape = (round(oriented.height * scale), round(oriented.width * scale))
             rgb, alpha = _pixels_of(oriented, p)
     if max_size is not None:
         target = fit_long_side(rgb.shape[:2], max_size)
@@ -205,22 +211,27 @@ def read_image(
             rgb = resize(rgb, target)
             if alpha is not None:
                 alpha = resize(alpha[:, :, None], target)[:, :, 0]
-        if rgb.shape[:2] != oriented_size:
+        if rgb.shape[:2] != oriented_shape:
             # debug only: the caller decides how to tell the user (the CLI prints one notice)
             log.debug(
                 "%s: downscaled from %dx%d to %dx%d (max size %d)",
                 p,
-                oriented_size[1],
-                oriented_size[0],
+                oriented_shape[1],
+                oriented_shape[0],
                 rgb.shape[1],
                 rgb.shape[0],
                 max_size,
             )
-    return LoadedImage(rgb=rgb, alpha=alpha, path=p, original_size=oriented_size, mode=file_mode)
+    return LoadedImage(rgb=rgb, alpha=alpha, path=p, original_shape=oriented_shape, mode=file_mode)
 
 
 def check_image_suffix(path: str | os.PathLike[str]) -> str:
-    """Return the lower-case suffix of an image output path, or raise :class:`InputError`."""
+    """Return the lower-case suffix of an image output path, or raise :class:`InputError`.
+
+    Example:
+        >>> check_image_suffix("art.PNG")
+        '.png'
+    """
     suffix = Path(path).suffix.lower()
     if suffix not in WRITE_SUFFIXES:
         raise InputError(
@@ -248,6 +259,10 @@ def write_image(
 
     Returns:
         ``Path(path)``.
+
+    Example:
+        >>> write_image("art.png", np.zeros((48, 64, 3), np.float32), bit_depth=16)  # doctest: +SKIP
+        PosixPath('art.png')
     """
     out = Path(path)
     suffix = check_image_suffix(out)

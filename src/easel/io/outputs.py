@@ -45,6 +45,12 @@ class PlannedOutput:
         resume: a folder that may exist already (a resumable grid); its files are declared one by one.
         refresh: a file this command keeps up to date and may replace without ``overwrite``
             (a resumable grid's contact sheet and record).
+
+    Example:
+        >>> plan = OutputPlan(inputs=["photo.jpg"])
+        >>> _ = plan.file("art.png", option="-o", record=True)
+        >>> [(str(p.path), p.option) for p in plan.outputs]
+        [('art.png', '-o'), ('art.png.json', 'the run record of art.png')]
     """
 
     path: Path

@@ -15,13 +15,23 @@ from easel.io.atomic import write_text_atomic
 
 
 def record_path(output: str | os.PathLike[str]) -> Path:
-    """``<output>.json`` (``art.png`` -> ``art.png.json``, ``frames/`` -> ``frames.json``)."""
+    """``<output>.json`` (``art.png`` -> ``art.png.json``, ``frames/`` -> ``frames.json``).
+
+    Example:
+        >>> record_path("art.png"), record_path("frames/")
+        (PosixPath('art.png.json'), PosixPath('frames.json'))
+    """
     out = Path(output)
     return out.with_name(out.name + ".json")
 
 
 def versions() -> dict[str, str]:
-    """Versions of easel, Python and the libraries already imported by this run."""
+    """Versions of easel, Python and the libraries already imported by this run.
+
+    Example:
+        >>> {"easel", "python"} <= set(versions())
+        True
+    """
     from easel import __version__
 
     found = {"easel": __version__, "python": platform.python_version(), "platform": platform.platform()}
@@ -70,6 +80,10 @@ def write_record(
     """Write the run record for ``output`` atomically and return its path.
 
     ``argv`` is the command line that made it (without the program name), when known.
+
+    Example:
+        >>> write_record("art.png", "stylize", {"size": 512}, inputs=["photo.jpg"], seed=0)  # doctest: +SKIP
+        PosixPath('art.png.json')
     """
     record = {
         "command": command,

@@ -51,6 +51,10 @@ class VGGLayer:
         index: ``N`` of the ``features.N`` module in the weight files.
         block: 1-5; block ``b`` runs at ``1 / 4**(b - 1)`` of the input's pixels.
         width: output channels of the layer (VGG-19's own widths).
+
+    Example:
+        >>> next(layer for layer in LAYER_TABLE if layer.name == "relu3_2")
+        VGGLayer(name='relu3_2', kind='relu', index=13, block=3, width=256)
     """
 
     name: str

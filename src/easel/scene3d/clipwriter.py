@@ -107,17 +107,22 @@ class ClipWriteResult:
             cloud and camera path were not written).
         frames_written: frames in ``output``.
         total_frames: frames of the whole clip.
-        frame_size: ``(width, height)`` of the frames.
+        frame_shape: ``(height, width)`` of the frames.
         fps: frames per second.
         point_cloud: the PLY written, if any.
         camera_path: the camera-path JSON written, if any.
+
+    Example:
+        >>> result = write_clip(kenburns(image, depth), "clip.mp4")  # doctest: +SKIP
+        >>> result.status, result.frames_written, result.frame_shape  # doctest: +SKIP
+        ('finished', 75, (768, 1024))
     """
 
     output: Path
     status: ClipStatus
     frames_written: int
     total_frames: int
-    frame_size: tuple[int, int]
+    frame_shape: tuple[int, int]
     fps: float
     point_cloud: Path | None = None
     camera_path: Path | None = None
@@ -221,8 +226,7 @@ def write_clip(
                 raise
             status = "interrupted"
         written = writer.frames_written
-    height, width = clip.frame_size
-    result = ClipWriteResult(out, status, written, total, (width, height), clip.fps)
+    result = ClipWriteResult(out, status, written, total, clip.frame_shape, clip.fps)
     if status == "finished":
         if export_ply is not None:
             points, colors = clip.point_cloud()

@@ -37,6 +37,12 @@ class Inpainter(Protocol):
     ``__call__(image, mask)``: ``image`` is ``(H, W, 3)`` float32 RGB in [0, 1],
     ``mask`` ``(H, W)`` bool (True = fill); returns a new ``(H, W, 3)`` float32
     image whose unmasked pixels equal the input's.
+
+    Example:
+        >>> fill: Inpainter = get_inpainter("telea")
+        >>> img = np.full((8, 8, 3), 0.5, np.float32); mask = np.zeros((8, 8), bool); mask[3:5, 3:5] = True
+        >>> fill(img, mask).shape
+        (8, 8, 3)
     """
 
     @property
@@ -106,6 +112,11 @@ class LamaInpainter:
 
     Raises:
         WeightsError: the weights are not cached and no path was given.
+
+    Example:
+        >>> fill = LamaInpainter(device="cpu")  # needs `easel weights download big-lama`  # doctest: +SKIP
+        >>> fill(image, holes).shape  # doctest: +SKIP
+        (768, 1024, 3)
     """
 
     @property
@@ -183,7 +194,13 @@ def _bbox(mask: NDArray[np.bool_], margin: int) -> tuple[int, int, int, int] | N
 
 
 def hole_thickness(holes: NDArray[np.bool_]) -> float:
-    """Half the width of the thickest hole: the largest distance from a hole pixel to its rim."""
+    """Half the width of the thickest hole: the largest distance from a hole pixel to its rim.
+
+    Example:
+        >>> holes = np.zeros((7, 9), bool); holes[2:5, 2:7] = True  # a 3-pixel-tall hole
+        >>> round(hole_thickness(holes))  # the middle row is 2 pixels from the rim
+        2
+    """
     import cv2
 
     box = _bbox(holes, 1)
@@ -214,6 +231,12 @@ def background_depth(
 
     Returns:
         ``(H, W)`` float32: ``depth`` outside holes, background depth inside.
+
+    Example:
+        >>> holes = np.zeros((5, 7), bool); holes[1:4, 2:5] = True
+        >>> depth = np.full((5, 7), 2.0, np.float32); depth[:, 5:] = 8.0  # near on the left, far on the right
+        >>> float(background_depth(holes, depth)[2, 3])  # the hole takes the far side's depth
+        8.0
     """
     import cv2
     from scipy import ndimage
@@ -261,6 +284,13 @@ def foreground_guard(
 
     Returns:
         ``(H, W)`` bool guard mask (never overlapping ``holes``).
+
+    Example:
+        >>> holes = np.zeros((5, 7), bool); holes[1:4, 2:5] = True
+        >>> depth = np.full((5, 7), 2.0, np.float32); depth[:, 5:] = 8.0
+        >>> guard = foreground_guard(holes, depth)
+        >>> bool(guard[:, :2].all()), bool(guard[:, 5:].any())  # the near side is guarded, the far side not
+        (True, False)
     """
     import cv2
 

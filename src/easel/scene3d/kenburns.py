@@ -82,19 +82,19 @@ MAX_FRAMES = 200_000
 BACKENDS: tuple[Backend, ...] = ("auto", "numba", "torch")
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """``"1280x720"`` -> ``(1280, 720)`` (the CLI's ``--size``).
+def parse_frame_shape(text: str) -> tuple[int, int]:
+    """``"1280x720"`` (width x height, the CLI's ``--size``) -> ``(720, 1280)``, ``(height, width)``.
 
     Example:
-        >>> parse_size("640x360")
-        (640, 360)
+        >>> parse_frame_shape("640x360")
+        (360, 640)
     """
     parts = text.lower().replace("*", "x").split("x")
     try:
         width, height = (int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}") from None
-    return width, height
+    return height, width
 
 
 def parse_pair(text: str) -> tuple[float, float]:
@@ -144,7 +144,8 @@ class KenBurnsOptions:
             ``focal``, the image file's EXIF focal length, or the reference's
             default (focal = half the long side).
         focal: focal length of the input in pixels.
-        output_size: ``(width, height)`` of the frames; ``None`` keeps the input's.
+        output_shape: ``(height, width)`` of the frames (the CLI's ``--size WxH``);
+            ``None`` keeps the input's.
         stereo: side-by-side stereo frames (left eye, right eye).
         stereo_disparity: stereo baseline as the nearest surface's disparity,
             a fraction of the frame width.
@@ -199,13 +200,13 @@ class KenBurnsOptions:
         group="camera path",
     )
     focal: float | None = option(None, help="focal length of IMAGE in pixels", cli=False)
-    output_size: tuple[int, int] | None = option(
+    output_shape: tuple[int, int] | None = option(
         None,
         help=f"frame size (default: the input's; at most {MAX_FRAME_SIDE} px on a side)",
         flag="--size",
         short="--output-size",
         metavar="WxH",
-        parse=parse_size,
+        parse=parse_frame_shape,
         group="rendering",
     )
     stereo: bool = option(False, help="side-by-side stereo frames (left, right)", group="rendering")
@@ -278,13 +279,13 @@ class KenBurnsOptions:
             raise OptionError("fov", f"must be between 0 and 180 degrees (vertical); got {self.fov:g}")
         if self.focal is not None and not (_finite(self.focal) and self.focal > 0):
             raise OptionError("focal", f"must be a positive number of pixels; got {self.focal:g}")
-        if self.output_size is not None:
-            width, height = self.output_size
+        if self.output_shape is not None:
+            height, width = self.output_shape
             if min(width, height) < 2:
-                raise OptionError("output_size", f"must be at least 2x2; got {width}x{height}")
+                raise OptionError("output_shape", f"must be at least 2x2; got {width}x{height}")
             if max(width, height) > MAX_FRAME_SIDE:
                 raise OptionError(
-                    "output_size", f"{width}x{height} is too large (at most {MAX_FRAME_SIDE} px on a side)"
+                    "output_shape", f"{width}x{height} is too large (at most {MAX_FRAME_SIDE} px on a side)"
                 )
         if not (_finite(self.stereo_disparity) and self.stereo_disparity >= 0):
             raise OptionError("stereo_disparity", f"must be a number >= 0; got {self.stereo_disparity:g}")
@@ -340,21 +341,21 @@ class KenBurnsOptions:
 def check_kenburns_options(
     options: KenBurnsOptions,
     *,
-    image_size: tuple[int, int] | None = None,
+    image_shape: tuple[int, int] | None = None,
     path: CameraPath | None = None,
 ) -> KenBurnsOptions:
     """Preflight: everything about a Ken Burns run that can fail, checked before any heavy work.
 
     Validates the fields; for ``inpaint="lama"``, that the LaMa weights exist
     (``inpaint_weights`` or the registry cache), so a long depth estimate is not
-    wasted on a run that would fail at its fill step; with ``image_size``, that
+    wasted on a run that would fail at its fill step; with ``image_shape``, that
     the shift keeps the end view on the picture
     (:func:`~easel.scene3d.autozoom.check_shift`); with ``path``, its frame size
     and rate (:func:`check_path_limits`).
 
     Args:
         options: the options.
-        image_size: ``(height, width)`` of the input image, when known.
+        image_shape: ``(height, width)`` of the input image, when known.
         path: the camera path to render instead of the Ken Burns path, if any.
 
     Returns:
@@ -366,14 +367,14 @@ def check_kenburns_options(
         InputError: a camera path too large or too fast (naming its file).
 
     Example:
-        >>> check_kenburns_options(KenBurnsOptions(shift=(0.1, 0.0)), image_size=(768, 1024)).zoom
+        >>> check_kenburns_options(KenBurnsOptions(shift=(0.1, 0.0)), image_shape=(768, 1024)).zoom
         1.25
     """
     if path is not None:
-        check_path_limits(path, check_size=options.output_size is None)
+        check_path_limits(path, check_size=options.output_shape is None)
     shift = options.end_shift
-    if path is None and shift is not None and image_size is not None:
-        check_shift(shift, image_size[1], image_size[0])
+    if path is None and shift is not None and image_shape is not None:
+        check_shift(shift, image_shape[1], image_shape[0])
     options.validate()
     if options.inpaint == "lama":
         if options.inpaint_weights is not None:
@@ -441,7 +442,7 @@ def check_path_limits(path: CameraPath, check_size: bool = True) -> None:
         >>> check_path_limits(CameraPath(np.eye(4)[None], Intrinsics.default(64, 48)))
     """
     where = f"{path.source}: " if path.source else "camera path "
-    height, width = path.output_size
+    height, width = path.output_shape
     if check_size and max(width, height) > MAX_FRAME_SIDE:
         raise InputError(
             f"{where}render size {width}x{height} is too large (at most {MAX_FRAME_SIDE} px on a side)"
@@ -472,6 +473,11 @@ class KenBurnsClip(Sequence[FloatImage]):
             (``"fov 60"``, ``"EXIF focal length"``, ``"given"`` ...).
         device: where the depth network, LaMa and the torch renderer ran, resolved
             (``"cpu"``, ``"cuda"`` ...); ``"cpu"`` when only the numba kernel ran.
+
+    Example:
+        >>> clip = kenburns(image, depth, duration_s=3.0, fps=25)  # doctest: +SKIP
+        >>> len(clip), clip.frame_shape, clip[0].dtype  # doctest: +SKIP
+        (75, (768, 1024), dtype('float32'))
     """
 
     path: CameraPath
@@ -511,9 +517,9 @@ class KenBurnsClip(Sequence[FloatImage]):
             yield self.render(i)
 
     @property
-    def frame_size(self) -> tuple[int, int]:
+    def frame_shape(self) -> tuple[int, int]:
         """``(height, width)`` of the frames (width doubled in stereo)."""
-        h, w = self.path.output_size
+        h, w = self.path.output_shape
         return h, (2 * w if self.options.stereo else w)
 
     def eye_cameras(self, index: int) -> list[Camera]:
@@ -716,7 +722,7 @@ def kenburns(
     )
     rgb = as_float_rgb(image)
     h, w = rgb.shape[:2]
-    check_kenburns_options(opts, image_size=(h, w), path=path)
+    check_kenburns_options(opts, image_shape=(h, w), path=path)
     shift = opts.end_shift
     if depth is None:
         from easel.depth import estimate_depth
@@ -737,7 +743,7 @@ def kenburns(
     if intrinsics is None:
         intrinsics, source = input_intrinsics(w, h, opts, exif_path)
     intr = intrinsics
-    if intr.size != (h, w):
+    if intr.shape != (h, w):
         raise InputError(f"camera is {intr.width}x{intr.height} but the image is {w}x{h}")
     # the nearest surface, robust to a few stray pixels (the 1st percentile)
     near = float(np.percentile(z, 1.0))
@@ -763,7 +769,7 @@ def kenburns(
     # whatever renders the frames, since hundreds of tiny renders suit it best
     small_layer, _ = _small_layer(rgb, z, intr, 256, opts.edge_threshold)
     small_renderer = Renderer([small_layer], backend="numba")
-    out_w, out_h = opts.output_size or (w, h)
+    out_h, out_w = opts.output_shape or (h, w)
     if path is None:
         out_intr = intr.resized(out_w, out_h)
         if shift is None:
@@ -781,7 +787,7 @@ def kenburns(
         )
     else:
         shift = None
-        if opts.output_size is not None:
+        if opts.output_shape is not None:
             path = path.with_intrinsics(
                 [path.intrinsics_at(i).resized(out_w, out_h) for i in range(len(path))]
             )

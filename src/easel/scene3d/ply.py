@@ -57,7 +57,13 @@ def write_ply(
 
 
 def read_ply(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read a PLY written by :func:`write_ply`: ``(N, 3)`` float32 points (as stored) and uint8 colours."""
+    """Read a PLY written by :func:`write_ply`: ``(N, 3)`` float32 points (as stored) and uint8 colours.
+
+    Example:
+        >>> points, colors = read_ply("cloud.ply")  # doctest: +SKIP
+        >>> points.shape, colors.dtype  # doctest: +SKIP
+        ((786432, 3), dtype('uint8'))
+    """
     data = Path(path).read_bytes()
     end = data.index(b"end_header\n") + len(b"end_header\n")
     header = data[:end].decode("ascii").splitlines()

@@ -55,13 +55,13 @@ FOOTPRINT_BIAS = 1e-3
 
 
 def check_depth(
-    depth: ArrayLike, size: tuple[int, int] | None = None, name: str = "depth"
+    depth: ArrayLike, shape: tuple[int, int] | None = None, name: str = "depth"
 ) -> NDArray[np.float32]:
-    """Validate a depth map: ``(H, W)``, finite, positive, not constant when ``size`` says so.
+    """Validate a depth map: ``(H, W)`` (``shape`` when given), finite and positive.
 
     Args:
         depth: ``(H, W)`` (or ``(H, W, 1)``) depth along the optical axis.
-        size: the expected ``(H, W)``; ``None`` skips the check.
+        shape: the expected ``(height, width)``; ``None`` skips the check.
         name: how to call it in messages.
 
     Returns:
@@ -79,9 +79,9 @@ def check_depth(
         z = z[:, :, 0]
     if z.ndim != 2:
         raise InputError(f"{name} must be a 2-D (H, W) array; got shape {z.shape}")
-    if size is not None and z.shape != tuple(size):
+    if shape is not None and z.shape != tuple(shape):
         raise InputError(
-            f"{name} is {z.shape[1]}x{z.shape[0]} but the image is {size[1]}x{size[0]}; "
+            f"{name} is {z.shape[1]}x{z.shape[0]} but the image is {shape[1]}x{shape[0]}; "
             "resize it to the image (easel.depth.read_depth does)"
         )
     z = z.astype(np.float32, copy=False)
@@ -102,6 +102,11 @@ def break_mask(
     Triangle 0 of a quad joins pixels (r, c), (r, c+1), (r+1, c); triangle 1
     joins (r, c+1), (r+1, c+1), (r+1, c). An edge is broken when an end is
     invalid or ``max(z) / min(z) > 1 + edge_threshold``.
+
+    Example:
+        >>> z = np.ones((3, 3), np.float32); z[:, 2] = 2.0  # a depth jump between columns 1 and 2
+        >>> break_mask(z, np.ones((3, 3), bool), edge_threshold=0.04).tolist()
+        [[3, 0], [3, 0]]
     """
     lim = np.float32(1.0 + edge_threshold)
 
@@ -129,6 +134,12 @@ def footprint_pixels(mask: NDArray[np.uint8], valid: NDArray[np.bool_]) -> NDArr
 
     A pixel's square is covered by the mesh when the four quads around it
     keep both triangles; border pixels never are.
+
+    Example:
+        >>> z = np.ones((3, 3), np.float32); z[:, 2] = 2.0
+        >>> valid = np.ones((3, 3), bool)
+        >>> footprint_pixels(break_mask(z, valid, 0.04), valid).tolist()  # all border pixels, here
+        [0, 1, 2, 3, 4, 5, 6, 7, 8]
     """
     height, width = valid.shape
     full = np.zeros((height + 1, width + 1), dtype=bool)
@@ -150,6 +161,14 @@ class GridLayer:
             (top-left, top-right, bottom-right, bottom-left) at their depth.
         depth_scale: depth bias of the whole layer (fill layers use > 1 so
             that the original surfaces win at equal depth).
+
+    Example:
+        >>> from easel.scene3d.synthetic import layered_scene
+        >>> scene, cam = layered_scene(64, 48)
+        >>> view = scene.render(Camera(cam))
+        >>> layer = GridLayer.from_rgbd(view.image, view.depth, cam)
+        >>> layer.points.shape, layer.mask.shape
+        ((48, 64, 3), (47, 63))
     """
 
     points: NDArray[np.float32]
@@ -179,7 +198,7 @@ class GridLayer:
         Args:
             image: ``(H, W, 3)`` float32 RGB in [0, 1] (uint8 accepted).
             depth: ``(H, W)`` depth along the optical axis (> 0 where valid).
-            intrinsics: the camera of the view (its size must be ``W x H``).
+            intrinsics: the camera of the view (its ``shape`` must be the image's ``(H, W)``).
             world_to_camera: its pose (default identity: the input view).
             valid: ``(H, W)`` bool, the pixels that exist (default all); the
                 layer keeps only their bounding box.
@@ -270,6 +289,14 @@ class RenderResult:
         image: ``(H, W, 3)`` float32 RGB in [0, 1]; holes are black.
         depth: ``(H, W)`` float32 depth along the view's optical axis; ``inf`` in holes.
         holes: ``(H, W)`` bool, pixels no surface covers (to be filled).
+
+    Example:
+        >>> from easel.scene3d.synthetic import layered_scene
+        >>> scene, cam = layered_scene(64, 48)
+        >>> view = scene.render(Camera(cam))
+        >>> result = Renderer([GridLayer.from_rgbd(view.image, view.depth, cam)]).render(Camera(cam))
+        >>> result.image.shape, int(result.holes.sum())  # the input view itself has no holes
+        ((48, 64, 3), 0)
     """
 
     image: NDArray[np.float32]
@@ -341,7 +368,12 @@ def _pack(layers: Sequence[GridLayer]) -> _Packed:
 
 
 def resolve_backend(backend: Backend = "auto", device: str | None = None) -> Backend:
-    """``"auto"`` is numba on CPU and torch on CUDA/MPS."""
+    """``"auto"`` is numba on CPU and torch on CUDA/MPS.
+
+    Example:
+        >>> resolve_backend("auto", "cpu")
+        'numba'
+    """
     if backend != "auto":
         if backend not in ("numba", "torch"):
             raise InputError(f"unknown renderer backend {backend!r}; choose auto, numba or torch")

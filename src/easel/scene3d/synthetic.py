@@ -31,6 +31,11 @@ class Rect:
 
     ``edge_u`` and ``edge_v`` must be perpendicular; texture pixel
     ``(row, col)`` maps to ``a = (col + 0.5) / W_t``, ``b = (row + 0.5) / H_t``.
+
+    Example:
+        >>> wall = Rect(np.array([-1.0, -1.0, 5.0]), np.array([2.0, 0, 0]), np.array([0, 2.0, 0]), texture("brick"))
+        >>> float(SyntheticScene([wall]).render(Camera(Intrinsics.default(32, 24))).depth[12, 16])
+        5.0
     """
 
     origin: NDArray[np.float64]
@@ -48,7 +53,14 @@ class Rect:
 @dataclass
 class SyntheticView:
     """A ray-cast view: ``image`` (H, W, 3) float32 [0, 1], ``depth`` (H, W) float32
-    (``inf`` where no object), ``object_id`` (H, W) int32 (-1 where none)."""
+    (``inf`` where no object), ``object_id`` (H, W) int32 (-1 where none).
+
+    Example:
+        >>> scene, cam = layered_scene(64, 48)
+        >>> view = scene.render(Camera(cam))
+        >>> view.image.shape, float(view.depth.min()), float(view.depth.max())
+        ((48, 64, 3), 2.200000047683716, 10.0)
+    """
 
     image: NDArray[np.float32]
     depth: NDArray[np.float32]
@@ -57,7 +69,13 @@ class SyntheticView:
 
 @dataclass
 class SyntheticScene:
-    """A list of textured rectangles; see :func:`layered_scene` for a ready-made one."""
+    """A list of textured rectangles; see :func:`layered_scene` for a ready-made one.
+
+    Example:
+        >>> scene = SyntheticScene().add_box([0.0, 0.0, 3.0], [1.0, 1.0, 1.0], texture("rocket"))
+        >>> float(scene.render(Camera(Intrinsics.default(32, 24))).depth[12, 16])  # the box's front face
+        2.5
+    """
 
     rects: list[Rect] = field(default_factory=list)
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -70,10 +88,10 @@ class SyntheticScene:
         )
         return self
 
-    def add_box(self, center: ArrayLike, size: ArrayLike, texture: ArrayLike) -> SyntheticScene:
-        """An axis-aligned box of ``size`` (x, y, z) centred at ``center``; every face wears ``texture``."""
+    def add_box(self, center: ArrayLike, extent: ArrayLike, texture: ArrayLike) -> SyntheticScene:
+        """An axis-aligned box with sides ``extent`` (x, y, z) centred at ``center``; every face wears ``texture``."""
         c = np.asarray(center, np.float64)
-        sx, sy, sz = (float(s) for s in np.asarray(size, np.float64))
+        sx, sy, sz = (float(s) for s in np.asarray(extent, np.float64))
         lo = c - np.array([sx, sy, sz]) / 2
         ex, ey, ez = np.array([sx, 0, 0.0]), np.array([0, sy, 0.0]), np.array([0, 0, sz])
         tex = np.asarray(texture)
@@ -126,7 +144,12 @@ class SyntheticScene:
 
 @lru_cache(maxsize=8)
 def texture(name: str) -> NDArray[np.float32]:
-    """A scikit-image sample as an RGB float32 texture (gray samples are replicated)."""
+    """A scikit-image sample as an RGB float32 texture (gray samples are replicated).
+
+    Example:
+        >>> texture("camera").shape  # a gray sample, as RGB
+        (512, 512, 3)
+    """
     import skimage.data
 
     from easel.image import as_float_rgb
@@ -146,6 +169,11 @@ def layered_scene(width: int = 1024, height: int = 768) -> tuple[SyntheticScene,
 
     Returns:
         ``(scene, intrinsics)`` of the input camera (identity pose).
+
+    Example:
+        >>> scene, cam = layered_scene(64, 48)
+        >>> cam.fx, cam.shape
+        (32.0, (48, 64))
     """
     cam = Intrinsics.default(width, height)
     scene = SyntheticScene()
@@ -180,6 +208,14 @@ def disocclusion_mask(
 
     Returns:
         ``(H, W)`` bool over the target image (True = disoccluded, or no surface).
+
+    Example:
+        >>> from easel.cameras import pose_from_center
+        >>> scene, cam = layered_scene(64, 48)
+        >>> moved = Camera(cam, pose_from_center([0.3, 0.0, 0.0], np.eye(3)))
+        >>> mask = disocclusion_mask(scene, Camera(cam), moved)
+        >>> mask.shape, bool(mask.any())  # moving sideways uncovers what the box hid
+        ((48, 64), True)
     """
     view = scene.render(target)
     if source_depth is None:

@@ -23,12 +23,23 @@ _YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ)
 
 
 def rgb_to_yiq(image: FloatImage) -> np.ndarray:
-    """``(H, W, 3)`` RGB in [0, 1] -> ``(H, W, 3)`` float32 YIQ (Y in [0, 1])."""
+    """``(H, W, 3)`` RGB in [0, 1] -> ``(H, W, 3)`` float32 YIQ (Y in [0, 1]).
+
+    Example:
+        >>> rgb_to_yiq(np.ones((1, 1, 3), np.float32))[0, 0].round(4).tolist()  # white: Y = 1, no chroma
+        [1.0, 0.0, -0.0]
+    """
     return (image.astype(np.float64) @ _RGB_TO_YIQ.T).astype(np.float32)
 
 
 def yiq_to_rgb(yiq: np.ndarray) -> np.ndarray:
-    """Inverse of :func:`rgb_to_yiq` (not clipped)."""
+    """Inverse of :func:`rgb_to_yiq` (not clipped).
+
+    Example:
+        >>> rgb = np.random.default_rng(0).random((4, 4, 3), dtype=np.float32)
+        >>> bool(np.allclose(yiq_to_rgb(rgb_to_yiq(rgb)), rgb, atol=1e-5))
+        True
+    """
     return (yiq.astype(np.float64) @ _YIQ_TO_RGB.T).astype(np.float32)
 
 
@@ -89,7 +100,12 @@ def match_color(source: FloatImage, reference: FloatImage) -> FloatImage:
 
 
 def check_choice(mode: str) -> str:
-    """Validate a ``--preserve-color`` value."""
+    """Validate a ``--preserve-color`` value.
+
+    Example:
+        >>> check_choice("luminance")
+        'luminance'
+    """
     if mode not in PRESERVE_COLOR_CHOICES:
         raise InputError(f"unknown colour preservation {mode!r}; choose {', '.join(PRESERVE_COLOR_CHOICES)}")
     return mode

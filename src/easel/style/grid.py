@@ -117,7 +117,13 @@ def _fmt(value: float) -> str:
 
 @dataclass
 class SweepItem:
-    """One render of a sweep: its weights and result."""
+    """One render of a sweep: its weights and result.
+
+    Example:
+        >>> items = sweep(content, styles, [1.0], [1e4, 1e5], StyleOptions(size=256))  # doctest: +SKIP
+        >>> [(i.content_weight, i.style_weight, i.result.status) for i in items]  # doctest: +SKIP
+        [(1.0, 10000.0, 'finished'), (1.0, 100000.0, 'finished')]
+    """
 
     content_weight: float
     style_weight: float
@@ -231,7 +237,13 @@ SHEET_NAME = "contact_sheet.png"
 
 @dataclass
 class GridCell:
-    """One (content, style) pair of a grid and the file it is written to."""
+    """One (content, style) pair of a grid and the file it is written to.
+
+    Example:
+        >>> grid = plan_grid(["photos/"], [("styles/", 1.0)], "grid/")  # doctest: +SKIP
+        >>> grid.todo[0].content, grid.todo[0].target  # doctest: +SKIP
+        (PosixPath('photos/a.jpg'), PosixPath('grid/a__starry.png'))
+    """
 
     content: Path
     style: Path
@@ -251,6 +263,11 @@ class GridPlan:
         todo: the cells to render.
         finished: cells already in the folder (skipped: the grid resumes).
         sheet: the contact sheet's path.
+
+    Example:
+        >>> grid = plan_grid(["photos/"], [("styles/", 1.0)], "grid/")  # doctest: +SKIP
+        >>> len(grid.todo), len(grid.finished)  # a second run resumes  # doctest: +SKIP
+        (6, 0)
     """
 
     contents: list[Path]
@@ -397,6 +414,11 @@ class GridReport:
         status: ``"finished"``, or ``"interrupted"`` (Ctrl-C or SIGTERM: the
             unfinished cell is not written, so the next run renders it).
         notes: one-line notes for the user (transparency, grayscale inputs).
+
+    Example:
+        >>> report = render_grid(grid, StyleOptions(size=512))  # doctest: +SKIP
+        >>> report.status, len(report.done), report.sheet  # doctest: +SKIP
+        ('finished', 6, PosixPath('grid/contact_sheet.png'))
     """
 
     done: list[Path] = field(default_factory=list)

@@ -223,15 +223,20 @@ class StyleInputs:
         styles: one :class:`~easel.style.transfer.Style` per style file (with its
             weight, mask and a cache key).
         init_image: ``(H, W, 3)`` float32 RGB in [0, 1], or ``None``.
-        content_size: ``(height, width)`` of the content file before any downscaling.
+        content_shape: ``(height, width)`` of the content file before any downscaling.
         notes: one-line notes worth showing the user (transparency, grayscale).
         paths: every file read (content, styles, masks, init image).
+
+    Example:
+        >>> inputs = load_style_inputs("photo.jpg", ["starry.jpg"])  # doctest: +SKIP
+        >>> inputs.content.shape, inputs.content_shape, len(inputs.styles)  # doctest: +SKIP
+        ((3072, 4096, 3), (3072, 4096), 1)
     """
 
     content: FloatImage
     styles: list[Style]
     init_image: FloatImage | None = None
-    content_size: tuple[int, int] = (0, 0)
+    content_shape: tuple[int, int] = (0, 0)
     notes: list[str] = field(default_factory=list)
     paths: list[Path] = field(default_factory=list)
 
@@ -282,7 +287,7 @@ def load_style_inputs(
         mask = None
         if index < len(masks):
             mask_file = read_image(masks[index], max_size=None)
-            check_mask_shape(mask_file.original_size, loaded.original_size, name=str(masks[index]))
+            check_mask_shape(mask_file.original_shape, loaded.original_shape, name=str(masks[index]))
             mask = mask_file.rgb.mean(axis=2).astype(np.float32)
             paths.append(Path(masks[index]))
         style_list.append(Style(rgb, weight=weight, mask=mask, key=str(path.resolve())))
@@ -295,7 +300,7 @@ def load_style_inputs(
         content=content_rgb,
         styles=style_list,
         init_image=init,
-        content_size=loaded.original_size,
+        content_shape=loaded.original_shape,
         notes=notes,
         paths=paths,
     )
@@ -315,6 +320,12 @@ class MemoryLimitError(OptionError):
         budget: the bytes free on the device.
         device: the device type (``cpu``, ``cuda``).
         tiled: whether the run is already tiled (otherwise tiling is suggested).
+
+    Example:
+        >>> check_memory(StyleOptions(size=16384), (3000, 4000))  # doctest: +SKIP
+        Traceback (most recent call last):
+        ...
+        easel.style.inputs.MemoryLimitError: size 16384 (16384x12288 px) needs about 416.9 GiB but only 22.8 GiB is free on cpu; ...
     """
 
     def __init__(

@@ -87,16 +87,16 @@ def tv_loss(image: torch.Tensor) -> torch.Tensor:
     return dx.float().pow(2).mean() + dy.float().pow(2).mean()
 
 
-def resize_mask(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Area-resize an ``(N, 1, H, W)`` mask to a layer's ``(h, w)``.
+def resize_mask(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """Area-resize an ``(N, 1, H, W)`` mask to a layer's ``shape`` ``(height, width)``.
 
     Example:
         >>> tuple(resize_mask(torch.ones(1, 1, 8, 8), (2, 2)).shape)
         (1, 1, 2, 2)
     """
-    if tuple(mask.shape[-2:]) == tuple(size):
+    if tuple(mask.shape[-2:]) == tuple(shape):
         return mask
-    return F.adaptive_avg_pool2d(mask.float(), size)
+    return F.adaptive_avg_pool2d(mask.float(), shape)
 
 
 @dataclass
@@ -107,6 +107,11 @@ class StyleTarget:
         grams: layer name -> ``(1, C, C)`` float32 Gram of the style image.
         weight: this style's weight wᵢ in ``β Σ wᵢ styleᵢ``.
         mask: ``(1, 1, H, W)`` float32 in [0, 1] at the output's size, or ``None``.
+
+    Example:
+        >>> target = StyleTarget({"relu1_1": torch.eye(2)[None]}, weight=0.5)
+        >>> target.weight, target.mask is None
+        (0.5, True)
     """
 
     grams: dict[str, torch.Tensor]
@@ -116,7 +121,14 @@ class StyleTarget:
 
 @dataclass(frozen=True)
 class LossTerms:
-    """The parts of one evaluation, each already weighted; ``total`` is their sum."""
+    """The parts of one evaluation, each already weighted; ``total`` is their sum.
+
+    Example:
+        >>> zero = torch.zeros(())
+        >>> terms = LossTerms(total=torch.tensor(3.0), content=torch.tensor(1.0), style=torch.tensor(2.0), tv=zero, per_style=())
+        >>> float(terms.total) == float(terms.content + terms.style + terms.tv)
+        True
+    """
 
     total: torch.Tensor
     content: torch.Tensor

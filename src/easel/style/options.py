@@ -96,6 +96,11 @@ class StyleOptions:
             are tiled only if they would not fit in the memory free at the time;
             ``None`` = whole image.
         tile_overlap: overlap of neighbouring tiles, in pixels.
+
+    Example:
+        >>> opts = StyleOptions(size=256, style_weight=1e5)
+        >>> opts.resolved().iterations, opts.output_shape((600, 800))
+        (80, (192, 256))
     """
 
     size: int = option(512, help="long side of the output, in pixels", metavar="PX", group=_SIZE)

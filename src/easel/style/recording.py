@@ -25,7 +25,12 @@ DEFAULT_FRAMES = 60
 
 
 class StepLike(Protocol):
-    """What :class:`SnapshotRecorder` reads from the state passed to an ``on_step`` hook."""
+    """What :class:`SnapshotRecorder` reads from the state passed to an ``on_step`` hook.
+
+    Example:
+        >>> recorder = SnapshotRecorder(frame_every=10)  # reads StepLike's step, output_shape and image()  # doctest: +SKIP
+        >>> stylize(photo, [(starry, 1.0)], on_step=recorder)  # doctest: +SKIP
+    """
 
     @property
     def step(self) -> int: ...

@@ -49,6 +49,10 @@ class Tile:
         left: first column, in pixels.
         height: rows (the tile size, or the whole height when smaller).
         width: columns.
+
+    Example:
+        >>> tile_grid((100, 150), 64, 8)[0]
+        Tile(index=1, count=6, top=0, left=0, height=64, width=64)
     """
 
     index: int
@@ -110,6 +114,11 @@ class TiledResult:
         status: ``"finished"``, or how the tile ``tile`` ended (see :class:`~easel.optim.OptimResult`).
         message: the tile's one-line message ("" when finished).
         tile: the tile the run ended in early, or ``None``.
+
+    Example:
+        >>> result = optimize_tiled(x0, tile_size=512, overlap=64, run_tile=run_tile)  # doctest: +SKIP
+        >>> result.status, result.canvas.shape  # doctest: +SKIP
+        ('finished', torch.Size([1, 3, 1536, 2048]))
     """
 
     canvas: torch.Tensor

@@ -73,7 +73,6 @@ __all__ = [
     "available_memory",
     "check_mask_shape",
     "estimate_memory",
-    "fit_size",
     "memory_budget",
     "stylize",
 ]
@@ -89,6 +88,11 @@ class Style:
         mask: ``(H, W)`` float32 in [0, 1] at the content's size (or any size with
             the content's aspect ratio): where this style applies.
         key: a name for caching its Gram matrices between runs (file path).
+
+    Example:
+        >>> starry = Style(np.zeros((64, 64, 3), np.float32), weight=0.45, key="starry.jpg")
+        >>> starry.weight, starry.mask is None
+        (0.45, True)
     """
 
     image: FloatImage
@@ -118,6 +122,12 @@ class StyleStep(StepState):
     ``image()`` returns the current image ``(h, w, 3)`` float32 in [0, 1] at the
     current scale (with tiles: the whole canvas, the finished tiles and the
     current one blended in).
+
+    Example:
+        >>> def hook(state: StyleStep) -> bool:
+        ...     return state.scale_index == 0 and state.stage_step >= 10  # stop after 10 coarse steps
+        >>> stylize(photo, [(starry, 1.0)], on_step=hook).status  # doctest: +SKIP
+        'stopped'
     """
 
     scale_index: int
@@ -148,6 +158,11 @@ class StyleResult:
         reached_shape: ``(height, width)`` of the scale the run ended at (the
             output's when it finished).
         options: the options used (``iterations`` resolved).
+
+    Example:
+        >>> result = stylize(photo, [(starry, 1.0)], size=512)  # doctest: +SKIP
+        >>> result.status, result.image.shape, result.scales  # doctest: +SKIP
+        ('finished', (384, 512, 3), [(192, 256), (384, 512)])
     """
 
     image: FloatImage
@@ -207,7 +222,15 @@ def _as_style(item: StyleLike, index: int) -> Style:
 
 
 def check_mask_shape(mask_shape: tuple[int, int], content_shape: tuple[int, int], name: str = "mask") -> None:
-    """A mask must have the content's size, or at least its aspect ratio (within 1 %)."""
+    """A mask must have the content's size, or at least its aspect ratio (within 1 %).
+
+    Example:
+        >>> check_mask_shape((240, 320), (480, 640))  # half the size, same aspect ratio: fine
+        >>> check_mask_shape((100, 100), (480, 640))
+        Traceback (most recent call last):
+        ...
+        easel.errors.InputError: mask is 100x100 px but the content is 640x480 px; a mask must have the content's size (or its aspect ratio)
+    """
     mh, mw = mask_shape
     ch, cw = content_shape
     if (mh, mw) == (ch, cw):
@@ -248,7 +271,13 @@ def estimate_memory(shape: tuple[int, int], options: StyleOptions) -> int:
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available now (Linux ``MemAvailable``), or ``None``."""
+    """Bytes of memory available now (Linux ``MemAvailable``), or ``None``.
+
+    Example:
+        >>> available = available_memory()
+        >>> available is None or available > 0
+        True
+    """
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -259,7 +288,13 @@ def available_memory() -> int | None:
 
 
 def memory_budget(device: torch.device) -> int | None:
-    """Bytes free for a run on ``device`` now (host memory for the CPU), or ``None`` if unknown."""
+    """Bytes free for a run on ``device`` now (host memory for the CPU), or ``None`` if unknown.
+
+    Example:
+        >>> budget = memory_budget(torch.device("cpu"))
+        >>> budget is None or budget > 0
+        True
+    """
     if device.type == "cpu":
         return available_memory()
     if device.type == "cuda":
@@ -710,13 +745,3 @@ def stylize(
     """
     opts = replace(options or StyleOptions(), **overrides) if overrides else (options or StyleOptions())
     return Stylizer(opts).run(content, styles, init_image=init_image, progress=progress, on_step=on_step)
-
-
-def fit_size(shape: tuple[int, int], size: int) -> tuple[int, int]:
-    """``(height, width)`` of an output with long side ``size`` for a content of ``shape``.
-
-    Example:
-        >>> fit_size((100, 50), 64)
-        (64, 32)
-    """
-    return shape_with_long_side(shape, size)

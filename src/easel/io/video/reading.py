@@ -14,7 +14,7 @@ import numpy as np
 
 from easel.errors import InputError
 from easel.image import FloatImage, fit_long_side
-from easel.io.guard import read_image_size
+from easel.io.guard import read_image_shape
 from easel.io.images import IMAGE_SUFFIXES, read_image
 from easel.io.video._pyav import MAX_FPS, av_errors, short_message
 
@@ -113,16 +113,16 @@ def list_frame_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 def _probe_folder(root: Path) -> tuple[VideoInfo, list[Path]]:
     files = list_frame_files(root)
-    first = read_image_size(files[0], what="frame")
+    first = read_image_shape(files[0], what="frame")
     for path in files[1:]:
-        size = read_image_size(path, what="frame")
-        if size != first:
+        shape = read_image_shape(path, what="frame")
+        if shape != first:
             raise InputError(
-                f"{root}: frames differ in size ({files[0].name} is {first[0]}x{first[1]}, "
-                f"{path.name} is {size[0]}x{size[1]}); resize them to one size first"
+                f"{root}: frames differ in size ({files[0].name} is {first[1]}x{first[0]}, "
+                f"{path.name} is {shape[1]}x{shape[0]}); resize them to one size first"
             )
     info = VideoInfo(
-        path=root, width=first[0], height=first[1], fps=None, num_frames=len(files), codec="images"
+        path=root, width=first[1], height=first[0], fps=None, num_frames=len(files), codec="images"
     )
     return info, files
 
@@ -260,9 +260,9 @@ class VideoFrames:
         from easel.image import resize
 
         for path in files:
-            loaded = read_image(path, max_size=self.max_size, min_size=1)
-            if loaded.original_size != self.info.shape:
-                h, w = loaded.original_size
+            loaded = read_image(path, max_size=self.max_size, min_side=1)
+            if loaded.original_shape != self.info.shape:
+                h, w = loaded.original_shape
                 raise InputError(
                     f"{path}: frame is {w}x{h}, not {self.info.width}x{self.info.height} like the others"
                 )
