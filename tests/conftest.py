@@ -33,6 +33,22 @@ def _restore_easel_logger() -> Iterator[None]:
 
 
 @pytest.fixture
+def one_torch_thread() -> Iterator[None]:
+    """Run torch on one thread for the test (restored after).
+
+    Tiny models are fastest on one thread, and steady: on a busy 2-core machine two
+    threads wait on each other at every small op (a 0.1 s stylize run then takes 8 s).
+    Use with ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def tmp_easel_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """``EASEL_HOME`` pointed at a fresh temporary folder (weights cache under ``weights/``)."""
     home = tmp_path / "easel-home"

@@ -15,8 +15,6 @@ from easel.depth.files import read_depth, write_depth
 from easel.depth.testing import save_tiny_depth_model
 from easel.io.images import read_image, write_image
 
-pytest.importorskip("transformers")
-
 
 @pytest.fixture(scope="module")
 def tiny_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import transformers  # the [depth] extra, also in [dev]: when it is missing these tests fail, never skip
 
 from easel import weights
 from easel.depth import registry
 from easel.depth.estimator import DepthEstimator, Preprocess, clear_cache, estimate_depth, get_estimator
 from easel.depth.testing import TINY_CONFIG, save_tiny_depth_model
 from easel.errors import InputError, WeightsError
-
-transformers = pytest.importorskip("transformers")
-torch = pytest.importorskip("torch")
 
 
 def save_tiny_model(folder: Path, seed: int = 0) -> Path:

@@ -222,3 +222,71 @@ def test_cuda_renderer_matches_numba() -> None:
     assert (a.holes == b.holes).mean() > 0.998
     both = ~a.holes & ~b.holes
     assert (np.abs(a.image - b.image).max(-1)[both] < 1e-3).mean() > 0.998
+
+
+# ---------------------------------------------------------------- several threads = one thread, bit for bit
+
+_THREADS_SCRIPT = """
+import sys
+import numba
+import numpy as np
+from easel.cameras import Camera, pose_from_center
+from easel.scene3d.render import SMALL_WORK, GridLayer, Renderer
+from easel.scene3d.synthetic import layered_scene
+
+assert numba.config.NUMBA_NUM_THREADS == 4, numba.config.NUMBA_NUM_THREADS
+scene, cam = layered_scene(384, 288)
+view = scene.render(Camera(cam))
+front = GridLayer.from_rgbd(view.image, view.depth, cam)
+back = GridLayer.from_rgbd(view.image[::-1], view.depth * 1.5, cam, depth_scale=1.05)  # a fill layer behind
+layers = [front, back]
+assert len(front.footprints) > 0
+work = sum(layer.shape[0] * layer.shape[1] for layer in layers) + 288 * 384
+assert work > SMALL_WORK, work  # above the threading threshold: "auto" times several threads
+centers = [[0.0, 0.0, 0.0], [0.4, -0.2, 0.8], [-0.5, 0.3, 1.5], [0.9, 0.0, 0.3]] * 2
+results = {}
+renderers = {"1": Renderer(layers, threads=1), "3": Renderer(layers, threads=3),
+             "4": Renderer(layers, threads=4), "auto": Renderer(layers)}
+for name, renderer in renderers.items():
+    for i, center in enumerate(centers):
+        out = renderer.render(Camera(cam, pose_from_center(center)))
+        results[f"{name}-{i}-image"] = out.image.copy()
+        results[f"{name}-{i}-depth"] = out.depth.copy()
+        results[f"{name}-{i}-holes"] = out.holes.copy()
+results["buffers-3"] = np.array(renderers["3"]._bufs["zbuf"].shape[0])
+results["buffers-4"] = np.array(renderers["4"]._bufs["zbuf"].shape[0])
+trials = renderers["auto"]._trials[(288, 384)]
+results["auto-trials"] = np.array(sorted((n, len(t)) for n, t in trials.items()))
+np.savez(sys.argv[1], **results)
+"""
+
+
+def test_several_threads_render_exactly_what_one_thread_renders(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The numba kernel split over 3 and 4 threads (per-thread buffers, then merged), and the
+    "auto" choice on a scene above the threading threshold, equal one thread bit for bit.
+
+    Run in a child with ``NUMBA_NUM_THREADS=4``, so several threads run on any machine
+    (numba never uses more threads than that setting, which defaults to the core count).
+    """
+    import os
+    import subprocess
+    import sys
+
+    result = tmp_path / "renders.npz"
+    env = {**os.environ, "NUMBA_NUM_THREADS": "4"}
+    child = subprocess.run(
+        [sys.executable, "-c", _THREADS_SCRIPT, str(result)], env=env, capture_output=True, text=True
+    )
+    assert child.returncode == 0, child.stderr
+    with np.load(result) as renders:
+        assert int(renders["buffers-3"]) == 3 and int(renders["buffers-4"]) == 4
+        assert renders["auto-trials"].tolist() == [[1, 3], [4, 3]]  # both timed 3 frames
+        names = sorted({key.split("-", 1)[1] for key in renders.files if key.startswith("1-")})
+        assert len(names) == 24
+        for name in names:
+            one = renders[f"1-{name}"]
+            for threads in ("3", "4", "auto"):
+                assert np.array_equal(renders[f"{threads}-{name}"], one), f"{threads} threads differ: {name}"
+        # the frames are not trivial: each has pixels and most have holes to fill
+        assert all((~renders[f"1-{i}-holes"]).any() for i in range(8))
+        assert sum(renders[f"1-{i}-holes"].any() for i in range(8)) >= 4

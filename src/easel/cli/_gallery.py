@@ -19,14 +19,28 @@ from pathlib import Path
 
 import numpy as np
 
+from easel.cli._common import Terminated
 from easel.io.atomic import write_text_atomic
 from easel.io.images import write_image
 from easel.samples import sample_image
 
-__all__ = ["Gallery", "GalleryEntry"]
+__all__ = ["QUICK_CAPS", "QUICK_SIDE", "Gallery", "GalleryEntry", "quick_args"]
 
 _MEDIA_IMAGE = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 _MEDIA_VIDEO = (".mp4", ".webm")
+
+QUICK_SIDE = 96
+"""Long side (px) of the sample photos in a quick gallery."""
+QUICK_CAPS: dict[str, float] = {
+    "--size": 64,
+    "--min-scale": 32,
+    "--iterations": 2,
+    "--coarse-iterations": 2,
+    "--duration": 0.5,
+    "--fps": 6,
+    "-n": 100,
+}
+"""In a quick gallery, numeric options above these values are lowered to them."""
 
 
 @dataclass
@@ -65,6 +79,8 @@ class Gallery:
     Attributes:
         out_dir: the gallery folder; inputs go to ``out_dir/inputs``.
         quiet: run the commands with ``--quiet``.
+        quick: a smoke test in seconds: sample photos at most ``QUICK_SIDE`` px and
+            the numeric options in ``QUICK_CAPS`` lowered (``easel demo --quick``).
         entries: the cards made so far.
         failures: one line per command that failed.
 
@@ -81,6 +97,7 @@ class Gallery:
 
     out_dir: Path
     quiet: bool = True
+    quick: bool = False
     entries: list[GalleryEntry] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
@@ -91,6 +108,8 @@ class Gallery:
     def sample(self, name: str, max_size: int | None = None) -> Path:
         """Write sample ``name`` as ``inputs/<name>.png`` (once) and return its path."""
         path = self.out_dir / "inputs" / f"{name}.png"
+        if self.quick:
+            max_size = min(max_size or QUICK_SIDE, QUICK_SIDE)
         if not path.exists():
             image = sample_image(name)
             if max_size is not None:
@@ -119,15 +138,24 @@ class Gallery:
         outputs: list[Path],
         note: str = "",
     ) -> bool:
-        """Run ``easel ARGS`` in-process and record the result; return whether it worked."""
+        """Run ``easel ARGS`` in-process and record the result; return whether it worked.
+
+        Raises:
+            KeyboardInterrupt: the command was interrupted (exit 130; :class:`Terminated`
+                for SIGTERM, exit 143): the demo stops rather than going on to the next one.
+        """
         from easel.cli import main
 
+        if self.quick:
+            args = quick_args(args)
         argv = [*args, "--overwrite"]
         if self.quiet:
             argv.append("--quiet")
         start = time.perf_counter()
         code = main(argv)
         seconds = time.perf_counter() - start
+        if code in (130, 143):  # the command caught Ctrl-C or SIGTERM: pass it on
+            raise Terminated() if code == 143 else KeyboardInterrupt()
         shown = "easel " + " ".join(shlex.quote(self._rel(a)) for a in args)
         if code != 0:
             self.failures.append(f"{shown} (exit {code})")
@@ -190,3 +218,24 @@ class Gallery:
         path = self.out_dir / "index.html"
         write_text_atomic(path, "\n".join(parts) + "\n</html>\n")
         return path
+
+
+def quick_args(args: list[str]) -> list[str]:
+    """``args`` with the values of the options in ``QUICK_CAPS`` lowered to their caps.
+
+    Example:
+        >>> quick_args(["stylize", "a.png", "--size", "512", "--iterations", "1"])
+        ['stylize', 'a.png', '--size', '64', '--iterations', '1']
+    """
+    out = list(args)
+    for index in range(len(out) - 1):
+        cap = QUICK_CAPS.get(out[index])
+        if cap is None:
+            continue
+        try:
+            value = float(out[index + 1])
+        except ValueError:  # not a plain number (kenburns' --size 1280x720): kept
+            continue
+        if value > cap:
+            out[index + 1] = f"{cap:g}"
+    return out

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
-from easel.cli._common import CommandContext, describe_exception
+from easel.cli._common import CommandContext, Terminated, describe_exception
 from easel.errors import InputError
 from easel.progress import report
 
@@ -20,6 +21,7 @@ DESCRIPTION = (
 EPILOG = """example:
   easel demo -o outputs/demo            # then open outputs/demo/index.html
   easel demo -o outputs/demo --only quantize --only superpixels -y
+  easel demo -o /tmp/smoke --quick      # every command at a tiny size, in seconds
 """
 
 
@@ -42,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-y", "--overwrite", action="store_true", help="reuse DIR if it already holds a gallery"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small photos and short runs: a smoke test of every command in seconds, not a gallery to show",
     )
     parser.add_argument(
         "--only",
@@ -75,19 +82,31 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int:
             raise InputError(f"--only: no demo for {', '.join(unknown)}; demos: {', '.join(sorted(known))}")
         demos = [m for m in demos if m.NAME in args.only]
     out.mkdir(parents=True, exist_ok=True)
-    gallery = Gallery(out, quiet=True)
+    gallery = Gallery(out, quiet=True, quick=args.quick)
+    interrupted = False
     for index, module in enumerate(demos):
-        report(ctx.progress, "demo", index, len(demos))
-        ctx.notice(f"demo {index + 1}/{len(demos)}: {module.NAME}")
         with ctx.timed(module.NAME):
             try:
+                report(ctx.progress, "demo", index, len(demos))
+                ctx.notice(f"demo {index + 1}/{len(demos)}: {module.NAME}")
                 module.demo(gallery)
+            except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM, here or in a command: stop
+                if isinstance(exc, Terminated):
+                    ctx.signal = signal.SIGTERM
+                elif ctx.signal is None:
+                    ctx.signal = signal.SIGINT
+                interrupted = True
             except Exception as exc:  # one broken demo must not hide the others
                 if args.debug:
                     raise
                 gallery.failures.append(f"{module.NAME}: {describe_exception(exc)}")
-    report(ctx.progress, "demo", len(demos), len(demos))
+        if interrupted:
+            break
     page = gallery.write_html()
+    if interrupted:  # the page shows what was made so far
+        ctx.notice(f"interrupted: {page} shows the {len(gallery.entries)} results made so far")
+        return ctx.interrupted_exit_code()
+    report(ctx.progress, "demo", len(demos), len(demos))
     for failure in gallery.failures:
         ctx.notice(f"demo failed: {failure}")
     ctx.done(f"wrote {page} ({len(gallery.entries)} results from {len(demos)} commands)")
