@@ -20,6 +20,23 @@ import pytest
 from PIL import Image
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_easel_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """No test writes the user's real cache folder: ``EASEL_HOME`` is a temporary folder for
+    the whole session (caches such as the measured precision land there); tests that need
+    an empty home of their own use :func:`tmp_easel_home`."""
+    import os
+
+    home = tmp_path_factory.mktemp("easel-home")
+    previous = os.environ.get("EASEL_HOME")
+    os.environ["EASEL_HOME"] = str(home)
+    yield home
+    if previous is None:
+        os.environ.pop("EASEL_HOME", None)
+    else:
+        os.environ["EASEL_HOME"] = previous
+
+
 @pytest.fixture(autouse=True)
 def _restore_easel_logger() -> Iterator[None]:
     """``easel.cli.main()`` configures the "easel" logger (handler, level, no propagation);

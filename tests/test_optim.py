@@ -11,6 +11,7 @@ import torch
 from easel.errors import InputError
 from easel.optim import (
     Checkpoint,
+    GuardedLBFGS,
     StepState,
     lbfgs_history_size,
     load_checkpoint,
@@ -303,3 +304,91 @@ def test_resume_must_match_the_params() -> None:
         optimize(x, _quadratic(x), 3, resume=Checkpoint({"0": torch.zeros(5)}))
     with pytest.raises(InputError, match="beyond"):
         optimize(x, _quadratic(x), 3, resume=Checkpoint({"0": torch.zeros(4)}, step=4))
+
+
+# ---------------------------------------------------------------- the guarded L-BFGS (issue #15)
+
+
+def _rosenbrock(x: torch.Tensor) -> torch.Tensor:
+    return (1 - x[0]) ** 2 + 100 * (x[1] - x[0] ** 2) ** 2
+
+
+def _lbfgs_path(scale: float, param_scale: float, steps: int = 25) -> list[torch.Tensor]:
+    """The points L-BFGS evaluates on ``scale * rosenbrock(param_scale * z)``, in x = param_scale * z."""
+    z = (torch.tensor([-1.2, 1.0], dtype=torch.float64) / param_scale).requires_grad_(True)
+    seen: list[torch.Tensor] = []
+
+    def loss() -> torch.Tensor:
+        seen.append(z.detach() * param_scale)
+        return scale * _rosenbrock(z * param_scale)
+
+    optimize(z, loss, steps, optimizer="lbfgs")
+    return seen
+
+
+def test_lbfgs_path_does_not_depend_on_the_scale_of_the_loss_or_the_parameters() -> None:
+    """Powers of two scale every number exactly: the same evaluations, bit for bit. torch's
+    L-BFGS (first step g/|g|₁, pairs kept when y·s > 1e-10) never moves at 2⁻⁶⁰."""
+    reference = _lbfgs_path(1.0, 1.0)
+    for scale, param_scale in [(2.0**-60, 1.0), (2.0**40, 1.0), (1.0, 2.0**-30), (2.0**-20, 2.0**12)]:
+        path = _lbfgs_path(scale, param_scale)
+        assert all(torch.equal(a, b) for a, b in zip(path, reference, strict=True)), (scale, param_scale)
+    assert not torch.equal(reference[-1], reference[0])
+
+
+def test_lbfgs_keeps_its_best_point_and_solves_rosenbrock() -> None:
+    x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    result = optimize(x, lambda: _rosenbrock(x), 60, optimizer="lbfgs")
+    totals = [h["total"] for h in result.history]
+    assert any(b > a for a, b in zip(totals, totals[1:], strict=False))  # some trial steps went uphill
+    assert result.loss == min(totals) < 1e-8  # and were not kept: the best point is returned
+    assert float(_rosenbrock(x.detach())) == result.loss
+    torch.testing.assert_close(x.detach(), torch.ones(2, dtype=torch.float64), atol=1e-4, rtol=0)
+
+
+def test_guarded_lbfgs_steps_back_from_an_infinite_loss() -> None:
+    """Used directly, a trial point with an infinite loss is rejected and the step shrinks."""
+    x = torch.zeros(1, requires_grad=True)
+    opt = GuardedLBFGS([x])
+
+    def closure() -> torch.Tensor:
+        x.grad = None
+        inside = (x - 1.0).square() + 3.0  # its minimum is 3, so the first step (aimed at 0) overshoots
+        loss = torch.where(x < 1.2, inside, torch.full_like(x, float("inf"))).sum()
+        loss.backward()
+        return loss
+
+    values = [float(opt.step(closure).detach()) for _ in range(12)]
+    assert values[1] == float("inf") and opt.rejected >= 1
+    opt.restore_accepted()
+    assert opt.accepted_loss == pytest.approx(3.0) and float(x.detach()) == pytest.approx(1.0, abs=1e-4)
+
+
+def test_lbfgs_resumes_exactly_after_an_interrupt() -> None:
+    x_full = _x()
+    optimize(x_full, _quadratic(x_full), 12, optimizer="lbfgs")
+    x = _x()
+    inner = _quadratic(x)
+    calls = {"n": 0}
+
+    def loss() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        calls["n"] += 1
+        if calls["n"] == 7:
+            raise KeyboardInterrupt
+        return inner()
+
+    interrupted = optimize(x, loss, 12, optimizer="lbfgs")
+    assert interrupted.status == "interrupted" and interrupted.checkpoint is not None
+    assert interrupted.checkpoint.step == 6
+    assert interrupted.loss == min(h["total"] for h in interrupted.history)
+    x2 = _x()
+    resumed = optimize(x2, _quadratic(x2), 12, optimizer="lbfgs", resume=interrupted.checkpoint)
+    assert resumed.steps == 6 and torch.equal(x2.detach(), x_full.detach())
+
+
+def test_adam_result_has_no_evaluated_final_loss() -> None:
+    x = _x()
+    result = optimize(x, _quadratic(x), 5, optimizer="adam")
+    assert result.loss is None  # its last update comes after the last evaluation
+    stopped = optimize(x, _quadratic(x), 5, optimizer="adam", on_step=lambda s: s.stage_step == 2)
+    assert stopped.loss == stopped.history[-1]["total"]

@@ -122,11 +122,16 @@ def test_memory_check_uses_the_run_device(monkeypatch: pytest.MonkeyPatch) -> No
     import torch
 
     import easel.devices
+    import easel.nets.precision
     import easel.style.transfer as transfer
+    from easel.nets.precision import PrecisionChoice
 
     budgets = {"cpu": 64 * 2**30, "cuda": 1 * 2**30}
     monkeypatch.setattr(transfer, "memory_budget", lambda device: budgets[device.type])
     monkeypatch.setattr(easel.devices, "resolve_device", lambda name: torch.device(name))
+    # `auto` precision is measured on the device; there is no real GPU to measure here
+    bf16 = PrecisionChoice("bf16", "test", {"fp32": 2.0, "bf16": 1.0}, {}, "cache", "")
+    monkeypatch.setattr(easel.nets.precision, "choose_precision", lambda device, **kw: bf16)
     options = StyleOptions(size=2048, device="cpu")
     assert check_memory(options, (768, 1024)) < budgets["cpu"]
     # the same run on a GPU with 1 GiB free is refused: the GPU's memory counts, not the host's

@@ -29,8 +29,27 @@ def test_style_spec_parsing() -> None:
 def test_scales_coarse_to_fine() -> None:
     assert StyleOptions(size=1024).scales((600, 800)) == [(192, 256), (384, 512), (768, 1024)]
     assert StyleOptions(size=512, multiscale=False).scales((600, 800)) == [(384, 512)]
-    assert StyleOptions(size=300).scales((300, 300)) == [(300, 300)]
+    # an explicit --min-scale above half the output keeps it single-scale (the old default's 256 px)
+    assert StyleOptions(size=300, min_scale=256).scales((300, 300)) == [(300, 300)]
     assert shape_with_long_side((100, 50), 64) == (64, 32)
+
+
+def test_default_schedule_is_relative_to_the_output_size() -> None:
+    """Issue #15: below 512 px the old absolute 256-px start gave no coarse pass at all."""
+    shape = (600, 800)
+    long_sides = {
+        size: [max(s) for s in StyleOptions(size=size).scales(shape)] for size in (48, 64, 300, 384, 511)
+    }
+    assert long_sides == {48: [48], 64: [32, 64], 300: [150, 300], 384: [192, 384], 511: [255, 511]}
+    # from 512 px on, the same scales as the old 256-px default
+    for size in (512, 600, 1024, 2048, 4096):
+        assert StyleOptions(size=size).scales(shape) == StyleOptions(size=size, min_scale=256).scales(shape)
+    assert [max(s) for s in StyleOptions(size=2048).scales(shape)] == [256, 512, 1024, 2048]
+    # --min-scale stays an explicit override, and the record stores the resolved value
+    assert [max(s) for s in StyleOptions(size=384, min_scale=96).scales(shape)] == [96, 192, 384]
+    assert StyleOptions(size=384).resolved().min_scale == 192
+    assert StyleOptions(size=384).total_steps(shape) == 200 + 80
+    assert StyleOptions(size=384, multiscale=False).scales(shape) == [(288, 384)]
 
 
 def test_tiles_cover_and_feather() -> None:

@@ -62,8 +62,11 @@ def _mps_available() -> bool:
 def autocast_dtype(device: torch.device, precision: str = "auto") -> torch.dtype | None:
     """The autocast dtype for ``precision`` on ``device``, or ``None`` for plain fp32.
 
-    ``"auto"`` picks bf16 on CPU (much faster matmuls on CPUs with AVX512-BF16/AMX)
-    and on CUDA devices that support it, fp16 on MPS; ``"fp32"`` disables autocast.
+    ``"auto"`` here is a guess by device type, without measuring: bf16 on CPU
+    and on CUDA devices that support it, fp16 on MPS; ``"fp32"`` disables
+    autocast. bf16 is not faster on every CPU, so code that can afford a
+    sub-second measurement (style transfer) resolves ``"auto"`` with
+    :func:`easel.nets.precision.resolve_precision` instead.
 
     Raises:
         InputError: a precision other than ``auto``, ``fp32``, ``bf16``, ``fp16``.

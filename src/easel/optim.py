@@ -13,8 +13,14 @@ raises for the ordinary ways a long run ends early; the returned
   :class:`KeyboardInterrupt`) during the run;
 * ``"non-finite"`` -- the loss or a gradient became NaN/infinite.
 
-In every case the parameters hold the result afterwards (for the last two,
-the last parameters whose loss and gradients were finite).
+In every case the parameters hold the result afterwards: for ``"lbfgs"`` the
+best point it accepted; otherwise the last parameters (for the last two
+statuses, the last ones whose loss and gradients were finite).
+
+``"lbfgs"`` is :class:`GuardedLBFGS`: L-BFGS with exactly one evaluation per
+step, a first step and curvature test that do not depend on the scale of the
+loss or of the parameters, and a guard that rejects a step whose loss is
+higher (the run keeps the best point it accepted).
 
 Long fits resume: :func:`save_checkpoint` / :func:`load_checkpoint` store
 named parameters, the optimizer's state and the step, and
@@ -52,6 +58,7 @@ __all__ = [
     "LBFGS_HISTORY_BUDGET",
     "OPTIMIZERS",
     "Checkpoint",
+    "GuardedLBFGS",
     "LossFn",
     "OptimResult",
     "Status",
@@ -88,6 +95,188 @@ def lbfgs_history_size(numel: int) -> int:
         (85, 5)
     """
     return int(max(5, min(100, LBFGS_HISTORY_BUDGET // (8 * numel))))
+
+
+class GuardedLBFGS(torch.optim.Optimizer):
+    """L-BFGS with one loss evaluation per step, free of the loss's and the parameters' scale.
+
+    ``torch.optim.LBFGS`` without a line search (neural-style's optimizer) is
+    not invariant to the scale of the problem: its first step is
+    ``-g / |g|₁`` (``-g`` when ``|g|₁ < 1``), and it keeps a curvature pair
+    only when ``y·s > 1e-10``. A loss of 1e-5 then never moves (every pair is
+    below the threshold, every step is ``-g``); with a large loss the first
+    step moves each value by about ``1 / numel``, the curvature measured over
+    it is mostly rounding, and the steps that follow overshoot by orders of
+    magnitude. This optimizer instead:
+
+    * takes a first step of ``-ρ |f| g / |g|²`` -- the step that would remove
+      the fraction ρ (``first_step``) of the loss if it were linear;
+    * keeps a pair ``(s, y)`` when ``y·s > eps·|s|·|y|`` (a relative test), the
+      newest pair setting the initial inverse Hessian ``y·s / y·y``;
+    * accepts a step only when its loss is finite and not higher than the
+      accepted one's; otherwise it returns to the accepted point, keeps the
+      pair (it still measures curvature) and shrinks the step (× ``shrink``;
+      it grows back × 2 per accepted step, up to the full quasi-Newton step).
+
+    Multiplying the loss by a constant, or the parameters by a scalar, leaves
+    its path unchanged (up to rounding; exactly for powers of two). Each
+    :meth:`step` evaluates ``closure`` once at the current parameters and
+    moves them to the next trial point; :meth:`restore_accepted` puts back
+    the best accepted point (what :func:`optimize` returns).
+
+    Args:
+        params: the tensors to optimize.
+        history_size: pairs kept (memory: 2 vectors of all parameters each).
+        first_step: ρ of the first step, > 0.
+        shrink: step factor after a rejected step, in (0, 1).
+        curvature_eps: relative curvature threshold, >= 0.
+
+    Example:
+        >>> x = torch.tensor([3.0, -1.0], requires_grad=True)
+        >>> opt = GuardedLBFGS([x])
+        >>> def closure():
+        ...     x.grad = None
+        ...     loss = (1e-6 * (x - 1.0).square()).sum()  # tiny: torch's LBFGS would not move
+        ...     loss.backward()
+        ...     return loss
+        >>> for _ in range(8):
+        ...     _ = opt.step(closure)
+        >>> opt.restore_accepted()
+        >>> [round(v, 3) for v in x.tolist()]
+        [1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        params: Any,
+        history_size: int = 100,
+        first_step: float = 1.0,
+        shrink: float = 0.25,
+        curvature_eps: float = 1e-8,
+    ) -> None:
+        if history_size < 1:
+            raise ValueError(f"history_size must be >= 1, got {history_size}")
+        if not first_step > 0:
+            raise ValueError(f"first_step must be > 0, got {first_step}")
+        if not 0 < shrink < 1:
+            raise ValueError(f"shrink must be in (0, 1), got {shrink}")
+        if not curvature_eps >= 0:
+            raise ValueError(f"curvature_eps must be >= 0, got {curvature_eps}")
+        defaults = {
+            "history_size": history_size,
+            "first_step": first_step,
+            "shrink": shrink,
+            "curvature_eps": curvature_eps,
+        }
+        super().__init__(params, defaults)
+        if len(self.param_groups) != 1:
+            raise ValueError("GuardedLBFGS takes one parameter group")
+
+    @property
+    def _params(self) -> list[torch.Tensor]:
+        return list(self.param_groups[0]["params"])
+
+    @property
+    def _state(self) -> dict[str, Any]:
+        return self.state[self._params[0]]  # type: ignore[no-any-return]
+
+    def _flat(self, grads: bool) -> torch.Tensor:
+        parts = []
+        for p in self._params:
+            t = p.grad if grads else p
+            parts.append(torch.zeros_like(p).reshape(-1) if t is None else t.detach().reshape(-1))
+        return torch.cat(parts)
+
+    def _set(self, flat: torch.Tensor) -> None:
+        offset = 0
+        for p in self._params:
+            n = p.numel()
+            p.copy_(flat[offset : offset + n].view_as(p))
+            offset += n
+
+    @property
+    def accepted_loss(self) -> float:
+        """The loss of the accepted point (``nan`` before the first step)."""
+        return float(self._state.get("loss", float("nan")))
+
+    @property
+    def has_accepted(self) -> bool:
+        """Whether a point has been accepted (after the first step with a finite loss)."""
+        return "x" in self._state
+
+    @property
+    def rejected(self) -> int:
+        """How many steps were rejected so far."""
+        return int(self._state.get("rejected", 0))
+
+    @torch.no_grad()
+    def restore_accepted(self) -> None:
+        """Put the accepted point (the lowest loss seen among accepted steps) back into the parameters."""
+        if self.has_accepted:
+            self._set(self._state["x"])
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:  # type: ignore[override]
+        """Evaluate ``closure`` (it zeroes the gradients, computes the loss, calls ``backward``
+        and returns the loss) once at the current parameters, then move them to the next trial point."""
+        if closure is None:
+            raise ValueError("GuardedLBFGS.step needs a closure that evaluates the loss")
+        with torch.enable_grad():
+            loss = closure()
+        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        group = self.param_groups[0]
+        state = self._state
+        x = self._flat(grads=False)
+        g = self._flat(grads=True)
+        finite = math.isfinite(value) and bool(torch.isfinite(g).all())
+        state["evaluations"] = state.get("evaluations", 0) + 1
+        if "x" not in state:
+            if not finite:
+                return loss  # nothing to return to: the caller sees the non-finite loss
+            state.update(x=x, g=g, loss=value, s=[], y=[], h_diag=1.0, scale=1.0, rejected=0)
+        else:
+            if finite:
+                s = x - state["x"]
+                y = g - state["g"]
+                ys = float(y.dot(s))
+                yy = float(y.dot(y))
+                if yy > 0 and ys > group["curvature_eps"] * math.sqrt(float(s.dot(s)) * yy):
+                    state["s"].append(s)
+                    state["y"].append(y)
+                    if len(state["s"]) > group["history_size"]:
+                        del state["s"][0], state["y"][0]
+                    state["h_diag"] = ys / yy
+            if finite and value <= state["loss"]:
+                state.update(x=x, g=g, loss=value, scale=min(1.0, 2.0 * state["scale"]))
+            else:
+                state["scale"] *= group["shrink"]
+                state["rejected"] += 1
+        self._set(state["x"] + state["scale"] * self._direction(state, group["first_step"]))
+        return loss
+
+    @staticmethod
+    def _direction(state: dict[str, Any], first_step: float) -> torch.Tensor:
+        """The L-BFGS direction at the accepted point (two-loop recursion), or the first step."""
+        grad = state["g"]
+        if not state["s"]:
+            gg = float(grad.dot(grad))
+            if gg == 0.0:
+                return torch.zeros_like(grad)
+            return grad * (-first_step * abs(state["loss"]) / gg)
+        q = grad.clone()
+        alphas = []
+        for s, y in zip(reversed(state["s"]), reversed(state["y"]), strict=True):
+            rho = 1.0 / float(y.dot(s))
+            alpha = rho * float(s.dot(q))
+            q.add_(y, alpha=-alpha)
+            alphas.append((alpha, rho))
+        q.mul_(state["h_diag"])
+        for (s, y), (alpha, rho) in zip(
+            zip(state["s"], state["y"], strict=True), reversed(alphas), strict=True
+        ):
+            beta = rho * float(y.dot(q))
+            q.add_(s, alpha=alpha - beta)
+        return q.neg_()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,15 +363,20 @@ class OptimResult:
         status: ``"finished"``, ``"stopped"`` (the hook asked), ``"interrupted"``
             (Ctrl-C/SIGTERM) or ``"non-finite"`` (NaN/infinite loss or gradient).
         message: one line saying how it ended ("" when finished).
-        params: name -> the final parameters (the last good ones when interrupted
-            or non-finite); the same tensors that were optimized, detached.
+        params: name -> the final parameters (see :func:`optimize`'s Returns);
+            the same tensors that were optimized, detached.
         steps: the evaluations done in this call (history entries).
         history: one dict per evaluation: ``step`` (global), ``total`` and the terms.
         checkpoint: the latest state to resume from, when one is known
-            (``None`` e.g. after an interrupt inside an L-BFGS step without
-            ``checkpoint_every``, or after a non-finite loss). Resuming it with the
-            same ``num_steps`` reproduces the uninterrupted run exactly; an L-BFGS
-            run resumed past its end starts a new L-BFGS step from there.
+            (``None`` e.g. after a non-finite loss, or after an interrupt inside
+            the single step of a factory's ``torch.optim.LBFGS`` without
+            ``checkpoint_every``). Resuming it with the same ``num_steps``
+            reproduces the uninterrupted run exactly; resumed with more steps,
+            the run continues from there.
+        loss: the total loss at the returned ``params`` when it was evaluated
+            there (the accepted point of ``"lbfgs"``, the last good evaluation
+            of an interrupted run); ``None`` when the parameters moved after
+            their last evaluation (Adam's final update).
 
     Example:
         >>> x = torch.tensor([3.0], requires_grad=True)
@@ -197,6 +391,7 @@ class OptimResult:
     steps: int
     history: list[dict[str, float]] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
+    loss: float | None = None
 
     @property
     def param(self) -> torch.Tensor:
@@ -249,22 +444,12 @@ def _build_optimizer(
     optimizer: str | OptimizerFactory,
     learning_rate: float,
     lbfgs_history: int | None,
-    num_steps: int,
 ) -> torch.optim.Optimizer:
     if callable(optimizer):
         return optimizer(tensors)
     if optimizer == "lbfgs":
         numel = sum(t.numel() for t in tensors)
-        # With no tolerances and max_eval == max_iter, one step() is exactly `num_steps` evaluations.
-        return torch.optim.LBFGS(
-            tensors,
-            lr=1.0,
-            max_iter=max(1, num_steps),
-            max_eval=max(1, num_steps),
-            history_size=lbfgs_history or lbfgs_history_size(numel),
-            tolerance_grad=-1.0,
-            tolerance_change=-1.0,
-        )
+        return GuardedLBFGS(tensors, history_size=lbfgs_history or lbfgs_history_size(numel))
     if optimizer == "adam":
         return torch.optim.Adam(tensors, lr=learning_rate)
     raise ValueError(f"unknown optimizer {optimizer!r}; choose {', '.join(OPTIMIZERS)} or pass a factory")
@@ -289,10 +474,11 @@ def optimize(
     """Minimize ``loss_fn()`` over ``params`` for ``num_steps`` evaluations.
 
     A step is one evaluation of ``loss_fn`` (forward and backward) followed
-    by the optimizer's update. With ``"lbfgs"`` the whole stage is one
-    ``LBFGS.step()`` with ``max_iter = max_eval = num_steps`` and no
-    tolerances, which is exactly ``num_steps`` evaluations; ``"adam"`` (and a
-    factory's optimizer) does ``zero_grad``, evaluate, ``step()`` per step.
+    by the optimizer's update: ``zero_grad``, evaluate, ``step()``, for
+    ``"lbfgs"`` (:class:`GuardedLBFGS`), ``"adam"`` and a factory's optimizer.
+    A ``torch.optim.LBFGS`` from a factory runs the stage as one ``step()``
+    with ``max_iter = max_eval = num_steps`` (set here), exactly ``num_steps``
+    evaluations when it has no line search and no tolerances.
 
     Args:
         params: leaf tensors with ``requires_grad``: one tensor, a sequence
@@ -302,9 +488,9 @@ def optimize(
             (a scalar tensor) and a dict of named terms (floats or scalar
             tensors) for the history, the progress bar and the hook, or just the total.
         num_steps: evaluations in this stage (>= 0), counting those of a resumed run.
-        optimizer: ``"lbfgs"``, ``"adam"``, or a factory ``f(list_of_tensors) -> Optimizer``
-            (stepped like Adam: one evaluation per step, no closure).
-        learning_rate: Adam's step size (L-BFGS uses lr 1).
+        optimizer: ``"lbfgs"`` (:class:`GuardedLBFGS`), ``"adam"``, or a factory
+            ``f(list_of_tensors) -> Optimizer`` (stepped like Adam: one evaluation per step).
+        learning_rate: Adam's step size (L-BFGS needs none).
         lbfgs_history: L-BFGS history length; ``None`` = :func:`lbfgs_history_size`.
         stage: label for progress reports, messages and the hook.
         progress: receives ``ProgressUpdate(stage, stage_step, num_steps, {"loss": ..., **terms})``.
@@ -323,9 +509,12 @@ def optimize(
         on_checkpoint: receives each periodic checkpoint (e.g. ``ckpt.save(path)``).
 
     Returns:
-        An :class:`OptimResult`; ``params`` hold its ``params`` afterwards.
-        KeyboardInterrupt and non-finite values end the run with a status,
-        they are not raised.
+        An :class:`OptimResult`; ``params`` hold its ``params`` afterwards: with
+        ``"lbfgs"`` the best point it accepted (also when interrupted or
+        non-finite), otherwise the parameters after the last update (the last
+        good ones when interrupted or non-finite); when stopped by the hook,
+        the parameters it saw. KeyboardInterrupt and non-finite values end the
+        run with a status, they are not raised.
 
     Raises:
         InputError: ``resume`` does not match ``params`` (names or shapes).
@@ -353,13 +542,14 @@ def optimize(
         checkpoint = Checkpoint(dict(live), copy.deepcopy(resume.optimizer_state) if resume else None, start)
         return OptimResult("finished", "", live, 0, [], checkpoint)
 
-    opt = _build_optimizer(tensors, optimizer, learning_rate, lbfgs_history, num_steps)
+    opt = _build_optimizer(tensors, optimizer, learning_rate, lbfgs_history)
     if resume is not None and resume.optimizer_state is not None:
         _load_optimizer_state(opt, resume.optimizer_state)
         if optimizer == "adam":
             for group in opt.param_groups:
                 group["lr"] = learning_rate
     is_lbfgs = isinstance(opt, torch.optim.LBFGS)
+    guarded = opt if isinstance(opt, GuardedLBFGS) else None
 
     history: list[dict[str, float]] = []
     last_good = [t.detach().clone() for t in tensors]
@@ -444,11 +634,11 @@ def optimize(
         else:
             while completed < num_steps:
                 opt.zero_grad(set_to_none=True)
-                closure()
+                loss = closure()
                 if stop_requested:
                     break
                 consistent = False
-                opt.step()
+                opt.step(lambda loss=loss: loss)  # type: ignore[misc]  # the evaluation just done
                 consistent = True
                 completed += 1
                 if checkpoint_every and completed % checkpoint_every == 0 and completed < num_steps:
@@ -468,8 +658,14 @@ def optimize(
     resume_point: Checkpoint | None = periodic
     if status in ("finished", "interrupted", "stopped") and consistent:
         resume_point = _snapshot(named, opt, completed)
-    if status in ("interrupted", "non-finite", "stopped"):
+    final_loss: float | None = None  # the loss at the returned parameters, when evaluated there
+    if guarded is not None and guarded.has_accepted and status != "stopped":
+        with torch.no_grad():
+            guarded.restore_accepted()
+        final_loss = guarded.accepted_loss
+    elif status in ("interrupted", "non-finite", "stopped"):
         _assign(tensors, last_good)
+        final_loss = history[-1]["total"] if history else None
     elif not all(bool(torch.isfinite(t).all()) for t in tensors):
         # the last update (after the last evaluation) overflowed
         _assign(tensors, last_good)
@@ -479,7 +675,13 @@ def optimize(
     if status == "non-finite":
         log.debug("%s", message)
     return OptimResult(
-        status, message, {name: t.detach() for name, t in named.items()}, done, history, resume_point
+        status,
+        message,
+        {name: t.detach() for name, t in named.items()},
+        done,
+        history,
+        resume_point,
+        final_loss,
     )
 
 

@@ -11,13 +11,15 @@ from typing import Any
 from easel.cli._common import CommandContext
 
 NAME = "info"
-HELP = "show versions, devices, video encoders and which weights are cached"
+HELP = "show versions, devices, the precision auto picks, video encoders and which weights are cached"
 ORDER = 95
 DESCRIPTION = """\
 Show what easel runs on: the versions of easel, Python and the libraries it
-uses, the torch devices it can pick (--device auto), the video encoders of
-the PyAV build, the weights cache folder and which pretrained models are in
-it. Paste the output (or --json) into bug reports.
+uses, the torch devices it can pick (--device auto), the precision
+--precision auto picks there (fp32 or bf16, by a sub-second measurement of
+VGG-19 convolutions, cached in the folder above the weights cache), the
+video encoders of the PyAV build, the weights cache folder and which
+pretrained models are in it. Paste the output (or --json) into bug reports.
 """
 EPILOG = """\
 examples:
@@ -107,12 +109,23 @@ def _weights() -> dict[str, Any]:
     }
 
 
+def _precision() -> dict[str, Any]:
+    """The precision ``--precision auto`` picks on the auto device: the cached measurement,
+    or one made now (not written: ``easel info`` changes no file; the first run caches its own)."""
+    from easel.devices import resolve_device
+    from easel.nets.precision import cached_choice, choose_precision
+
+    device = resolve_device("auto")
+    choice = cached_choice(device) or choose_precision(device, persist=False, use_cache=False)
+    return choice.as_record()
+
+
 def gather() -> dict[str, Any]:
     """Everything ``easel info`` shows, as a JSON-friendly dict.
 
     Example:
         >>> sorted(gather())  # doctest: +SKIP
-        ['devices', 'easel', 'libavcodec', 'libraries', 'platform', 'python', 'video_encoders', 'weights']
+        ['devices', 'easel', 'libavcodec', 'libraries', 'platform', 'precision', 'python', 'video_encoders', 'weights']
     """
     from easel import __version__
     from easel.devices import describe_devices
@@ -123,6 +136,7 @@ def gather() -> dict[str, Any]:
         "platform": platform.platform(),
         "libraries": library_versions(),
         "devices": describe_devices(),
+        "precision": _precision(),
         "libavcodec": _ffmpeg_version(),
         "video_encoders": _encoders(),
         "weights": _weights(),
@@ -138,6 +152,17 @@ def _format(info: dict[str, Any]) -> str:
     width = max(len(k) for k in info["devices"])
     for name, value in info["devices"].items():
         lines.append(f"  {name.ljust(width)}  {value}")
+    p = info["precision"]
+    figures = ", ".join(
+        f"{name} {seconds * 1000:.1f} ms ({p['gflops'].get(name, 0):.0f} GFLOP/s)"
+        for name, seconds in p["seconds"].items()
+    )
+    when = "cached" if p["source"] == "cache" else "measured now, not cached"
+    lines += [
+        "",
+        f"precision auto: {p['precision']} on {p['device']}",
+        f"  conv pass: {figures}; {when} ({p['measured_at']})",
+    ]
     lines += ["", f"video encoders (PyAV, libavcodec {info['libavcodec'] or 'not found'}):"]
     width = max(len(k) for k in info["video_encoders"])
     for name, ok in info["video_encoders"].items():

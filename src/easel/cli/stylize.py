@@ -40,10 +40,11 @@ the style images. Total loss = a*content + b*sum_i w_i*style_i (+ TV).
 
 Several styles mix by weight: --style a.jpg --style b.jpg:0.45 (w = 1 and 0.45).
 --mask M (one per --style, in order) confines a style to a region (white = on).
-Optimization runs coarse to fine (--min-scale, 2x, ..., --size) with bf16
-autocast on CPU; --tile-size optimizes the finest scale in overlapping tiles
-for outputs beyond memory. Progress shows the current losses; Ctrl-C saves
-the image reached so far.
+Optimization runs coarse to fine (--size, --size/2, ... down to --min-scale:
+half of --size, at most 256 px), in the precision measured fastest on this
+machine (--precision auto: fp32 or bf16 autocast); --tile-size optimizes the
+finest scale in overlapping tiles for outputs beyond memory. Progress shows
+the current losses; Ctrl-C saves the image reached so far.
 
 Sweeps: comma-separated --content-weight/--style-weight render every
 combination; OUT is then a labelled contact sheet and each render is written
@@ -200,14 +201,17 @@ def _record(
     extra: dict[str, Any],
 ) -> None:
     """The run record: the resolved options (the API's, plus what only the CLI takes) and the result."""
-    from easel.devices import autocast_dtype, resolve_device
+    from easel.devices import resolve_device
+    from easel.nets.precision import precision_name, resolve_precision
     from easel.options import options_dict
 
     resolved: dict[str, Any] = options_dict(options.resolved())
     device = resolve_device(options.device)
-    dtype = autocast_dtype(device, options.precision)
+    dtype, choice = resolve_precision(device, options.precision)  # auto: the run's cached measurement
     resolved["device"] = str(device)  # what ran, not "auto"
-    resolved["precision"] = {"torch.bfloat16": "bf16", "torch.float16": "fp16"}.get(str(dtype), "fp32")
+    resolved["precision"] = precision_name(dtype)
+    if choice is not None:
+        resolved["precision_measurement"] = choice.as_record()
     resolved.update(
         content=args.content,
         style=args.style,

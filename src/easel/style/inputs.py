@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -373,8 +373,12 @@ def check_memory(options: StyleOptions, content_shape: tuple[int, int]) -> int:
         1234567890
     """
     from easel.devices import resolve_device
+    from easel.nets.precision import choose_precision
     from easel.style.transfer import estimate_memory, memory_budget
 
+    device = resolve_device(options.device)
+    if options.precision == "auto":  # the run's measured choice; written to the cache only if the run goes on
+        options = replace(options, precision=choose_precision(device, persist=False).precision)
     out_shape = options.output_shape(content_shape)
     tiled = options.tile_size is not None and max(out_shape) > options.tile_size
     if tiled:
@@ -383,7 +387,6 @@ def check_memory(options: StyleOptions, content_shape: tuple[int, int]) -> int:
         need += WHOLE_IMAGE_BYTES_PER_PIXEL * out_shape[0] * out_shape[1]
     else:
         need = estimate_memory(out_shape, options)
-    device = resolve_device(options.device)
     budget = memory_budget(device)
     if budget is not None and need > budget:
         raise MemoryLimitError(

@@ -10,6 +10,8 @@ Example:
     >>> opts = StyleOptions(size=1024)
     >>> opts.scales((600, 800))
     [(192, 256), (384, 512), (768, 1024)]
+    >>> StyleOptions(size=384).scales((600, 800))  # small outputs get a coarse pass too
+    [(144, 192), (288, 384)]
     >>> opts.resolved_iterations(), StyleOptions(multiscale=False).resolved_iterations()
     (80, 500)
 """
@@ -49,6 +51,8 @@ MULTISCALE_ITERATIONS = 80
 """Default iterations at the finest scale with multiscale (most of the work is done coarser)."""
 SINGLE_SCALE_ITERATIONS = 500
 """Default iterations without multiscale (Gatys et al.'s full-resolution run)."""
+COARSEST_SCALE = 256
+"""Default long side of the coarsest scale for outputs of 512 px and more (half the output below)."""
 
 _SIZE = "size and iterations"
 _LOSSES = "losses"
@@ -80,14 +84,18 @@ class StyleOptions:
         learning_rate: Adam's step size, in [0, 1] pixel units.
         lbfgs_history: L-BFGS history length; ``None`` caps it so the history
             uses at most :data:`easel.optim.LBFGS_HISTORY_BUDGET` bytes (at most 100).
-        multiscale: optimize coarse to fine (``min_scale``, 2x, ..., ``size``).
-        min_scale: long side of the coarsest scale.
+        multiscale: optimize coarse to fine (``size``, ``size / 2``, ... down to ``min_scale``).
+        min_scale: smallest long side of a coarser scale; ``None`` = half the output,
+            at most 256 px (so an output under 512 px also gets one coarse pass,
+            and larger ones halve down to 256-511 px); see :meth:`resolved_min_scale`.
         preserve_color: ``"none"``, ``"luminance"`` or ``"histogram"``.
         pooling: ``"max"`` or ``"avg"``.
         model: registry name of the encoder (``vgg19-caffe`` or ``vgg19-torchvision``).
         weights: a local weights file overriding the registry's cached copy.
         preprocessing: ``"auto"`` (from ``model`` or the file name), ``"caffe"`` or ``"torchvision"``.
-        precision: ``"auto"`` (bf16 autocast on CPU), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        precision: ``"auto"`` (the faster of fp32 and the device's low precision,
+            measured once per device: :func:`easel.nets.precision.choose_precision`),
+            ``"fp32"``, ``"bf16"`` or ``"fp16"``.
         channels_last: run the convolutions in channels-last memory format.
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         seed: random seed (noise init); ``None`` leaves torch's generator alone.
@@ -150,7 +158,12 @@ class StyleOptions:
         negative_flag="--no-multiscale",
         group=_SIZE,
     )
-    min_scale: int = option(256, help="long side of the coarsest scale", metavar="PX", group=_SIZE)
+    min_scale: int | None = option(
+        None,
+        help="smallest long side of a coarser scale (default: half of --size, at most 256)",
+        metavar="PX",
+        group=_SIZE,
+    )
     preserve_color: str = option(
         "none",
         help="keep the photo's colours: luminance-only transfer, or match the style's histogram",
@@ -175,7 +188,8 @@ class StyleOptions:
     )
     precision: str = option(
         "auto",
-        help="autocast precision (default auto: bf16 on CPU; Grams stay fp32)",
+        help="autocast precision (default auto: the faster of fp32 and bf16 here, measured once and cached; "
+        "Grams stay fp32)",
         choices=PRECISIONS,
         group=_OPTIM,
     )
@@ -243,7 +257,7 @@ class StyleOptions:
                 raise OptionError(name, f"must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.lbfgs_history is not None and self.lbfgs_history < 1:
             raise OptionError("lbfgs_history", f"must be >= 1, got {self.lbfgs_history}")
-        if self.min_scale < MIN_SIDE:
+        if self.min_scale is not None and self.min_scale < MIN_SIDE:
             raise OptionError("min_scale", f"must be at least {MIN_SIDE} px, got {self.min_scale}")
         if self.tile_overlap < 0:
             raise OptionError("tile_overlap", f"must be >= 0, got {self.tile_overlap}")
@@ -266,18 +280,35 @@ class StyleOptions:
             return self.iterations
         return MULTISCALE_ITERATIONS if self.multiscale else SINGLE_SCALE_ITERATIONS
 
+    def resolved_min_scale(self) -> int:
+        """Smallest long side of a coarser scale: ``min_scale``, or half the output capped at 256 px.
+
+        The scales halve from ``size`` while they stay at least this long, so
+        the default gives one coarse pass below 512 px (384 -> 192, 384) and
+        today's 256-px start above (512 -> 256, 512; 1024 -> 256, 512, 1024).
+
+        Example:
+            >>> [StyleOptions(size=s).resolved_min_scale() for s in (64, 384, 512, 2048)]
+            [32, 192, 256, 256]
+            >>> StyleOptions(size=384, min_scale=256).resolved_min_scale()
+            256
+        """
+        if self.min_scale is not None:
+            return self.min_scale
+        return max(MIN_SIDE, min(COARSEST_SCALE, self.size // 2))
+
     def resolved_coarse_iterations(self) -> int:
         """Iterations at each coarser scale (``coarse_iterations``, or the finest scale's)."""
         return self.coarse_iterations if self.coarse_iterations is not None else self.resolved_iterations()
 
     def resolved(self) -> StyleOptions:
-        """A copy with ``iterations`` resolved (what a run record stores).
+        """A copy with ``iterations`` and ``min_scale`` resolved (what a run record stores).
 
         Example:
-            >>> StyleOptions().resolved().iterations
-            80
+            >>> StyleOptions().resolved().iterations, StyleOptions(size=384).resolved().min_scale
+            (80, 192)
         """
-        return replace(self, iterations=self.resolved_iterations())
+        return replace(self, iterations=self.resolved_iterations(), min_scale=self.resolved_min_scale())
 
     def layer_weights(self) -> dict[str, float]:
         """Style layer -> λ.
@@ -301,7 +332,9 @@ class StyleOptions:
             >>> StyleOptions(size=512, multiscale=False).scales((600, 800))
             [(384, 512)]
         """
-        return pyramid_shapes(shape, self.size, self.min_scale if self.multiscale else None, ratio=2.0)
+        return pyramid_shapes(
+            shape, self.size, self.resolved_min_scale() if self.multiscale else None, ratio=2.0
+        )
 
     def output_shape(self, shape: tuple[int, int]) -> tuple[int, int]:
         """``(height, width)`` of the output for a content of ``shape`` (long side ``size``).

@@ -13,9 +13,12 @@ wires them together. A run ends with a status (``finished``, ``stopped``,
 has the asked output size.
 
 Speed levers, on by default (see ``benchmarks/stylize.py``): bf16 autocast
-(Grams stay fp32), the encoder truncated after the deepest used layer, no
-gradients for the encoder's weights, precomputed style Grams and multiscale
-optimization (most iterations at a quarter of the pixels).
+where it measures faster than fp32 (:mod:`easel.nets.precision`; Grams stay
+fp32), the encoder truncated after the deepest used layer, no gradients for
+the encoder's weights, precomputed style Grams and multiscale optimization
+(most iterations at a quarter of the pixels). The loss is that of the image
+clipped to [0, 1], as it will be written, and L-BFGS is
+:class:`easel.optim.GuardedLBFGS`, whose steps do not depend on the loss's scale.
 """
 
 from __future__ import annotations
@@ -33,9 +36,10 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import ArrayLike, NDArray
 
-from easel.devices import autocast, autocast_dtype, resolve_device
+from easel.devices import autocast, resolve_device
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb, from_tensor, resize, to_tensor
+from easel.nets.precision import PrecisionChoice, precision_name, resolve_precision, save_choice
 from easel.nets.vgg import VGGEncoder, load_encoder
 from easel.nets.vgg_layers import LAYER_TABLE, LAYERS
 from easel.optim import OptimResult, Status, StepState, lbfgs_history_size, optimize
@@ -157,7 +161,13 @@ class StyleResult:
         scales: ``(height, width)`` of each scale.
         reached_shape: ``(height, width)`` of the scale the run ended at (the
             output's when it finished).
-        options: the options used (``iterations`` resolved).
+        options: the options used (``iterations`` and ``min_scale`` resolved).
+        precision: the precision asked for and used, and the measurement behind ``auto``
+            (see :meth:`Stylizer.precision_record`).
+        image_loss: the total loss of ``image`` at the scale it was optimized
+            (before colour preservation), when it was evaluated there: L-BFGS
+            returns the best point it accepted, which need not be the last
+            evaluation. ``None`` when unknown (tiles, Adam's last update).
 
     Example:
         >>> result = stylize(photo, [(starry, 1.0)], size=512)  # doctest: +SKIP
@@ -173,10 +183,15 @@ class StyleResult:
     scales: list[tuple[int, int]] = field(default_factory=list)
     reached_shape: tuple[int, int] | None = None
     options: StyleOptions | None = None
+    image_loss: float | None = None
+    precision: dict[str, Any] = field(default_factory=dict)
 
     @property
     def final_loss(self) -> float:
-        """The last recorded total loss (``nan`` when none was recorded)."""
+        """The total loss of the returned image when known (``image_loss``), else the
+        last recorded one (``nan`` when none was recorded)."""
+        if self.image_loss is not None:
+            return self.image_loss
         return self.losses[-1]["total"] if self.losses else float("nan")
 
     def summary(self) -> dict[str, Any]:
@@ -190,6 +205,7 @@ class StyleResult:
             "reached_shape": list(self.reached_shape) if self.reached_shape else None,
             "timings_s": {k: round(v, 4) for k, v in self.timings.items()},
             "options": options_dict(self.options) if self.options else None,
+            "precision": self.precision,
         }
 
 
@@ -259,6 +275,7 @@ def estimate_memory(shape: tuple[int, int], options: StyleOptions) -> int:
     for layer in LAYER_TABLE[: deepest + 1]:
         if layer.kind == "conv":  # block b runs at 1/4**(b-1) of the pixels
             per_px += layer.width / 4 ** (layer.block - 1)
+    # "auto" counts as the low precision; resolve it first for the measured choice (check_memory does)
     low = options.precision in ("auto", "bf16", "fp16")
     elem = 2 if low else 4
     activations = per_px * pixels * elem * 3.5  # conv outputs + autocast copies + backward transients
@@ -317,11 +334,33 @@ class Stylizer:
     def __init__(self, options: StyleOptions | None = None, encoder: VGGEncoder | None = None) -> None:
         self.options = (options or StyleOptions()).validate()
         self.device = resolve_device(self.options.device)
-        self.amp_dtype = autocast_dtype(self.device, self.options.precision)
+        # a new `auto` measurement is written to the cache when a run starts (a refused one leaves it alone)
+        self.amp_dtype, self.precision_choice = resolve_precision(
+            self.device, self.options.precision, persist=False
+        )
         self._gram_cache: dict[tuple[str, int, int], dict[str, torch.Tensor]] = {}
         start = time.perf_counter()
         self.encoder = encoder if encoder is not None else self._load_encoder()
         self.load_seconds = time.perf_counter() - start
+
+    @property
+    def precision(self) -> str:
+        """The precision the optimization runs in: ``"fp32"``, ``"bf16"`` or ``"fp16"`` (never ``"auto"``)."""
+        return precision_name(self.amp_dtype)
+
+    def precision_record(self) -> dict[str, Any]:
+        """What a run record says about the precision: asked, used, and for ``auto`` the measurement.
+
+        Example:
+            >>> Stylizer(StyleOptions(precision="fp32")).precision_record()  # doctest: +SKIP
+            {'requested': 'fp32', 'used': 'fp32', 'measurement': None}
+        """
+        choice: PrecisionChoice | None = self.precision_choice
+        return {
+            "requested": self.options.precision,
+            "used": self.precision,
+            "measurement": choice.as_record() if choice is not None else None,
+        }
 
     def _load_encoder(self) -> VGGEncoder:
         opts = self.options
@@ -381,7 +420,7 @@ class Stylizer:
         shape = img.shape[:2]
         style_list = [_as_style(s, i) for i, s in enumerate(styles)]
         saved = self.amp_dtype
-        self.amp_dtype = autocast_dtype(self.device, precision)
+        self.amp_dtype = resolve_precision(self.device, precision)[0]
         try:
             with torch.no_grad():
                 content_t = to_tensor(resize(as_float_rgb(content), shape), device=self.device)
@@ -443,7 +482,11 @@ class Stylizer:
         gen = torch.Generator(device="cpu")
         gen.manual_seed(0 if opts.seed is None else opts.seed)
 
-        result = StyleResult(image=content_img, scales=scales, options=opts.resolved())
+        if self.precision_choice is not None:
+            save_choice(self.precision_choice)
+        result = StyleResult(
+            image=content_img, scales=scales, options=opts.resolved(), precision=self.precision_record()
+        )
         result.timings["setup"] = self.load_seconds
         run = _Run(self, result, progress, on_step)
         current: torch.Tensor | None = None  # the image reached (at the scale before `shape`)
@@ -479,6 +522,7 @@ class Stylizer:
                         run.tile_runner(content_t, targets, num_steps, stage),
                     )
                     current, status, message = tiled.canvas, tiled.status, tiled.message
+                    result.image_loss = None
                 else:
                     with torch.no_grad():
                         cfeats = self._features(content_t)
@@ -486,6 +530,7 @@ class Stylizer:
                         del cfeats
                     out = run.stage(x0, ctargets, targets, num_steps, stage)
                     current, status, message = out.param.clamp(0.0, 1.0), out.status, out.message
+                    result.image_loss = out.loss
                 reached = shape
                 result.timings[f"scale {index + 1}"] = time.perf_counter() - ts
                 if status != "finished":
@@ -600,9 +645,13 @@ class _Run:
         layer_weights = opts.layer_weights()
 
         def loss_fn() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            # The loss of the image as it will be written: pixels outside [0, 1] are clipped
+            # before the encoder sees them (an unclipped optimum drifts out of range, and
+            # clipping it afterwards can double its loss).
+            image = x.clamp(0.0, 1.0)
             terms = total_loss(
-                stylizer._features(x),
-                x,
+                stylizer._features(image),
+                image,
                 ctargets,
                 targets,
                 layer_weights,
