@@ -11,15 +11,40 @@ Conventions: colour points are ``(N, 3)`` float32 in the working colour space
 labels are int32 indices into the centres. Kernels marked *parallel* split
 their work into a fixed number of chunks (not the thread count), so their
 results do not depend on the machine.
+
+Cold start: every loop is compiled on its first call and kept in numba's
+cache (``cache=True``: ``__pycache__`` beside this file, or numba's user-wide
+cache folder when the package folder is read-only; ``NUMBA_CACHE_DIR``
+overrides both), so only the first run on a machine compiles. To keep that
+first run short (issue #15, ``benchmarks/cold_start.py``):
+
+* the compiled loops (the ``_``-prefixed ``@njit`` functions) use nothing numba
+  compiles from Python on the fly: no NumPy allocation (the public wrappers
+  allocate, in NumPy), no ``min``/``max`` builtins, no slice assignment (whose
+  shape check formats error strings), no ``np.searchsorted``; they count no
+  references and have no C-callable wrapper;
+* there are few of them: one loop serves every K-means step;
+* *parallel* kernels are serial loops over a range of chunks, compiled with
+  ``nogil=True`` and run on numba's thread count by
+  :func:`easel._parallel.run_chunks`, not ``prange`` (whose parallel passes
+  cost a second of compilation or more per kernel);
+* each loop is called with one signature (C-contiguous arrays of fixed dtypes,
+  Python ints, ``np.float32`` scalars), so one compiled version serves every
+  image. ``tests/test_kernel_cache.py`` checks that a second process compiles
+  nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numba
 import numpy as np
+from numpy.typing import NDArray
+
+from easel._parallel import run_chunks
 
 __all__ = [
     "assign_and_sum",
@@ -28,6 +53,7 @@ __all__ = [
     "connect_regions",
     "dither_floyd_steinberg",
     "kmeans_pp_seeds",
+    "lloyd_step",
     "nearest_center",
     "nearest_sq_distance",
     "slic_step",
@@ -37,6 +63,10 @@ __all__ = [
 
 SMALL_WORK = 1 << 18
 """Pixel counts below this run the kernels on one thread."""
+
+# Options of every loop: cached, no reference counting (nothing here allocates or returns an
+# array) and no C-callable wrapper, which keeps the first compilation short.
+_KERNEL: dict[str, Any] = {"cache": True, "no_cfunc_wrapper": True, "_nrt": False}
 
 
 @contextmanager
@@ -66,27 +96,7 @@ def threads_for(n_items: int) -> Iterator[None]:
 # ---------------------------------------------------------------- K-means (colour quantization)
 
 
-@numba.njit(cache=True)
-def weighted_sums(
-    points: np.ndarray, weights: np.ndarray, labels: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """Per-cluster weighted sums of ``points`` (N, 3) and of ``weights`` (N,) under ``labels`` (N,).
-
-    Returns ``(sums, weight_totals)``: ``(k, 3)`` and ``(k,)`` float64.
-    """
-    sums = np.zeros((k, 3), np.float64)
-    wsum = np.zeros(k, np.float64)
-    for i in range(points.shape[0]):
-        j = labels[i]
-        w = weights[i]
-        sums[j, 0] += w * points[i, 0]
-        sums[j, 1] += w * points[i, 1]
-        sums[j, 2] += w * points[i, 2]
-        wsum[j] += w
-    return sums, wsum
-
-
-@numba.njit(cache=True, inline="always")
+@numba.njit(inline="always", **_KERNEL)
 def nearest_center(
     v0: float, v1: float, v2: float, centers: np.ndarray
 ) -> tuple[int, float]:  # pragma: no cover
@@ -104,124 +114,271 @@ def nearest_center(
     return best, best_d
 
 
-@numba.njit(cache=True, fastmath=True)
-def assign_nearest(points: np.ndarray, centers: np.ndarray, labels: np.ndarray) -> None:  # pragma: no cover
-    """Set ``labels[i]`` (N,) int32 to the index of the centre nearest to ``points[i]``, serially."""
-    for i in range(points.shape[0]):
-        labels[i] = nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[0]
+@numba.njit(nogil=True, fastmath=True, **_KERNEL)
+def _assign_and_sum_chunks(
+    points: np.ndarray,
+    centers: np.ndarray,
+    labels: np.ndarray,
+    assign: bool,
+    values: np.ndarray,
+    weights: np.ndarray,
+    partial: np.ndarray,
+    sq_dists: np.ndarray,
+    first: int,
+    stop: int,
+) -> None:  # pragma: no cover - numba
+    """Chunks ``[first, stop)`` of the points: point ``i`` joins its nearest centre (``assign``:
+    written to ``labels[i]``, the squared distance to ``sq_dists[i]`` unless it is empty) or
+    cluster ``labels[i]``, and chunk ``c`` adds ``(w_i * values[i], w_i)`` to ``partial[c, label]``
+    (``w_i = weights[i]``, or 1 when ``weights`` is empty).
 
-
-@numba.njit(cache=True, fastmath=True)
-def nearest_sq_distance(points: np.ndarray, centers: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover
-    """Set ``out[i]`` (N,) to the squared distance from ``points[i]`` to its nearest centre."""
-    for i in range(points.shape[0]):
-        out[i] = nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[1]
-
-
-@numba.njit(cache=True, fastmath=True)
-def kmeans_pp_seeds(
-    points: np.ndarray, weights: np.ndarray, k: int, trials: int, uniforms: np.ndarray
-) -> np.ndarray:  # pragma: no cover - numba
-    """Greedy weighted k-means++ seeds: ``(k, 3)`` float32 rows of ``points``.
-
-    The first seed is drawn by weight; each next one is the best of ``trials``
-    candidates drawn by ``weight * squared distance to the nearest seed`` (the
-    one that lowers the weighted potential most). ``uniforms`` holds the
-    ``1 + (k - 1) * trials`` draws in [0, 1) this consumes, in order.
+    One loop serves every K-means step, so that a first run compiles it once. With integer
+    weights (pixel counts) and float32 values every product is exact, so the fused multiply-add
+    sums the same as a multiply and an add.
     """
     n = points.shape[0]
-    centers = np.empty((k, 3), np.float32)
-    cum = np.empty(n, np.float64)
-    acc = 0.0
-    for i in range(n):
-        acc += weights[i]
-        cum[i] = acc
-    first = min(np.searchsorted(cum, uniforms[0] * acc), n - 1)
-    centers[0] = points[first]
-    closest = np.empty(n, np.float64)
-    for i in range(n):
-        d0 = points[i, 0] - centers[0, 0]
-        d1 = points[i, 1] - centers[0, 1]
-        d2 = points[i, 2] - centers[0, 2]
-        closest[i] = d0 * d0 + d1 * d1 + d2 * d2
-    u = 1
-    for c in range(1, k):
+    n_chunks = partial.shape[0]
+    per = (n + n_chunks - 1) // n_chunks
+    weighted = weights.shape[0] > 0
+    keep_dists = sq_dists.shape[0] > 0
+    for chunk in range(first, stop):
+        start = chunk * per
+        end = start + per
+        end = end if end < n else n
+        for i in range(start, end):
+            if assign:
+                best, best_d = nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)
+                labels[i] = best
+                if keep_dists:
+                    sq_dists[i] = best_d
+            else:
+                best = labels[i]
+            w = weights[i] if weighted else 1.0
+            partial[chunk, best, 0] += w * values[i, 0]
+            partial[chunk, best, 1] += w * values[i, 1]
+            partial[chunk, best, 2] += w * values[i, 2]
+            partial[chunk, best, 3] += w
+
+
+_NO_WEIGHTS = np.empty(0, np.float64)
+_NO_DISTANCES = np.empty(0, np.float32)
+_NO_CENTERS = np.empty((0, 3), np.float32)
+
+
+def _serial_sums(
+    points: NDArray[np.float32],
+    centers: NDArray[np.float32],
+    labels: NDArray[np.int32],
+    assign: bool,
+    weights: NDArray[np.float64],
+    sq_dists: NDArray[np.float32],
+    k: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """One chunk, in point order: per-cluster ``(weighted sums of points, weight totals)``."""
+    partial = np.zeros((1, k, 4), np.float64)
+    _assign_and_sum_chunks(points, centers, labels, assign, points, weights, partial, sq_dists, 0, 1)
+    return partial[0, :, :3].copy(), partial[0, :, 3].copy()
+
+
+def weighted_sums(
+    points: NDArray[np.float32], weights: NDArray[np.float64], labels: NDArray[np.int32], k: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Per-cluster weighted sums of ``points`` (N, 3) and of ``weights`` (N,) under ``labels`` (N,).
+
+    Returns ``(sums, weight_totals)``: ``(k, 3)`` and ``(k,)`` float64.
+
+    Example:
+        >>> pts = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], np.float32)
+        >>> sums, totals = weighted_sums(pts, np.array([1.0, 2.0, 3.0]), np.array([0, 1, 1], np.int32), 2)
+        >>> sums.tolist(), totals.tolist()
+        ([[1.0, 0.0, 0.0], [0.0, 2.0, 3.0]], [1.0, 5.0])
+    """
+    return _serial_sums(points, _NO_CENTERS, labels, False, weights, _NO_DISTANCES, k)
+
+
+def lloyd_step(
+    points: NDArray[np.float32],
+    weights: NDArray[np.float64],
+    centers: NDArray[np.float32],
+    labels: NDArray[np.int32],
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`assign_nearest` then :func:`weighted_sums` in one pass: the assignment half of a Lloyd step.
+
+    Sets ``labels`` (N,) int32 and returns ``(sums, weight_totals)``: ``(K, 3)``
+    and ``(K,)`` float64 per centre of ``centers`` (K, 3).
+
+    Example:
+        >>> pts = np.array([[0, 0, 0], [1, 1, 1], [0.8, 1, 1]], np.float32)
+        >>> labels = np.empty(3, np.int32)
+        >>> sums, totals = lloyd_step(pts, np.array([1.0, 1.0, 3.0]), pts[:2].copy(), labels)
+        >>> labels.tolist(), totals.tolist()
+        ([0, 1, 1], [1.0, 4.0])
+    """
+    return _serial_sums(points, centers, labels, True, weights, _NO_DISTANCES, centers.shape[0])
+
+
+def assign_nearest(
+    points: NDArray[np.float32], centers: NDArray[np.float32], labels: NDArray[np.int32]
+) -> None:
+    """Set ``labels[i]`` (N,) int32 to the index of the centre (K, 3) nearest to ``points[i]`` (N, 3), serially.
+
+    Example:
+        >>> labels = np.empty(2, np.int32)
+        >>> assign_nearest(np.array([[0.1, 0.9, 0], [0, 0, 0.8]], np.float32), np.eye(3, dtype=np.float32), labels)
+        >>> labels.tolist()
+        [1, 2]
+    """
+    _serial_sums(points, centers, labels, True, _NO_WEIGHTS, _NO_DISTANCES, centers.shape[0])
+
+
+def nearest_sq_distance(
+    points: NDArray[np.float32], centers: NDArray[np.float32], out: NDArray[np.float32]
+) -> None:
+    """Set ``out[i]`` (N,) float32 to the squared distance from ``points[i]`` (N, 3) to its nearest centre (K, 3).
+
+    Example:
+        >>> out = np.empty(1, np.float32)
+        >>> nearest_sq_distance(np.array([[0, 0, 0.5]], np.float32), np.eye(3, dtype=np.float32), out)
+        >>> out.tolist()
+        [0.25]
+    """
+    labels = np.empty(points.shape[0], np.int32)
+    _serial_sums(points, centers, labels, True, _NO_WEIGHTS, out, centers.shape[0])
+
+
+def assign_and_sum(
+    points: NDArray[np.float32],
+    centers: NDArray[np.float32],
+    labels: NDArray[np.int32],
+    values: NDArray[np.float32],
+    n_chunks: int,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`assign_nearest` (*parallel*) fused with per-cluster sums of ``values`` (N, 3) and counts.
+
+    Returns ``(sums, counts)``: ``(K, 3)`` and ``(K,)`` float64; the chunk
+    partial sums are added in chunk order, so the result is the same on any
+    number of threads.
+
+    Example:
+        >>> pts = np.array([[0, 0, 0], [1, 1, 1], [0.9, 1, 1]], np.float32)
+        >>> labels = np.empty(3, np.int32)
+        >>> sums, counts = assign_and_sum(pts, pts[:2].copy(), labels, pts, 2)
+        >>> labels.tolist(), counts.tolist()
+        ([0, 1, 1], [1.0, 2.0])
+    """
+    partial = np.zeros((n_chunks, centers.shape[0], 4), np.float64)
+    run_chunks(
+        lambda first, stop: _assign_and_sum_chunks(
+            points, centers, labels, True, values, _NO_WEIGHTS, partial, _NO_DISTANCES, first, stop
+        ),
+        n_chunks,
+    )
+    total = np.zeros(partial.shape[1:], np.float64)
+    for chunk in range(n_chunks):  # in chunk order: the same sums on any number of threads
+        total += partial[chunk]
+    return total[:, :3].copy(), total[:, 3].copy()
+
+
+@numba.njit(fastmath=True, **_KERNEL)
+def _kmeans_pp_seeds(
+    points: np.ndarray,
+    weights: np.ndarray,
+    trials: int,
+    uniforms: np.ndarray,
+    centers: np.ndarray,
+    cum: np.ndarray,
+    closest: np.ndarray,
+) -> None:  # pragma: no cover - numba
+    n = points.shape[0]
+    k = centers.shape[0]
+    u = 0
+    for c in range(k):
+        # the cumulative weights the candidates are drawn by: the weights for the first
+        # centre, then weight * squared distance to the nearest centre so far
         acc = 0.0
-        for i in range(n):
-            acc += weights[i] * closest[i]
-            cum[i] = acc
+        if c == 0:
+            for i in range(n):
+                acc += weights[i]
+                cum[i] = acc
+        else:
+            for i in range(n):
+                acc += weights[i] * closest[i]
+                cum[i] = acc
         best_pot = np.inf
         best_idx = 0
-        for _t in range(trials):
-            if acc > 0.0:
-                idx = min(np.searchsorted(cum, uniforms[u] * acc), n - 1)
+        for _t in range(1 if c == 0 else trials):
+            if c == 0 or acc > 0.0:
+                # np.searchsorted(cum, target): the first index whose value is >= target
+                target = uniforms[u] * acc
+                lo = 0
+                hi = n
+                while lo < hi:
+                    mid = (lo + hi) >> 1
+                    if cum[mid] < target:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                idx = lo
             else:  # every point already sits on a centre
-                idx = min(int(uniforms[u] * n), n - 1)
+                idx = int(uniforms[u] * n)
+            idx = idx if idx < n - 1 else n - 1
             u += 1
+            if c == 0:
+                best_idx = idx
+                break
             pot = 0.0
             for i in range(n):
                 d0 = points[i, 0] - points[idx, 0]
                 d1 = points[i, 1] - points[idx, 1]
                 d2 = points[i, 2] - points[idx, 2]
                 d = d0 * d0 + d1 * d1 + d2 * d2
-                pot += weights[i] * min(d, closest[i])
+                pot += weights[i] * (closest[i] if closest[i] < d else d)
             if pot < best_pot:
                 best_pot = pot
                 best_idx = idx
-        centers[c] = points[best_idx]
+        for f in range(3):
+            centers[c, f] = points[best_idx, f]
         for i in range(n):
             d0 = points[i, 0] - centers[c, 0]
             d1 = points[i, 1] - centers[c, 1]
             d2 = points[i, 2] - centers[c, 2]
             d = d0 * d0 + d1 * d1 + d2 * d2
-            if d < closest[i]:
+            if c == 0 or d < closest[i]:
                 closest[i] = d
+
+
+def kmeans_pp_seeds(
+    points: NDArray[np.float32],
+    weights: NDArray[np.float64],
+    k: int,
+    trials: int,
+    uniforms: NDArray[np.float64],
+) -> NDArray[np.float32]:
+    """Greedy weighted k-means++ seeds: ``(k, 3)`` float32 rows of ``points`` (N, 3).
+
+    The first seed is drawn by weight (``weights`` (N,) float64); each next one
+    is the best of ``trials`` candidates drawn by ``weight * squared distance to
+    the nearest seed`` (the one that lowers the weighted potential most).
+    ``uniforms`` holds the ``1 + (k - 1) * trials`` float64 draws in [0, 1)
+    this consumes, in order.
+
+    Example:
+        >>> pts = np.array([[0, 0, 0], [1, 1, 1]], np.float32)
+        >>> kmeans_pp_seeds(pts, np.ones(2), 2, 1, np.array([0.1, 0.5])).tolist()
+        [[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]]
+    """
+    n = points.shape[0]
+    centers = np.empty((k, 3), np.float32)
+    _kmeans_pp_seeds(points, weights, trials, uniforms, centers, np.empty(n), np.zeros(n))
     return centers
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def assign_and_sum(
-    points: np.ndarray, centers: np.ndarray, labels: np.ndarray, values: np.ndarray, n_chunks: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """:func:`assign_nearest` (*parallel*) fused with per-cluster sums of ``values`` (N, 3) and counts.
-
-    Returns ``(sums, counts)``: ``(K, 3)`` and ``(K,)`` float64; the chunk
-    partial sums are added in chunk order, so the result is the same on any
-    number of threads.
-    """
-    n = points.shape[0]
-    k = centers.shape[0]
-    partial = np.zeros((n_chunks, k, 4), np.float64)
-    per = (n + n_chunks - 1) // n_chunks
-    for chunk in numba.prange(n_chunks):
-        acc = partial[chunk]
-        for i in range(chunk * per, min(n, (chunk + 1) * per)):
-            best = nearest_center(points[i, 0], points[i, 1], points[i, 2], centers)[0]
-            labels[i] = best
-            acc[best, 0] += values[i, 0]
-            acc[best, 1] += values[i, 1]
-            acc[best, 2] += values[i, 2]
-            acc[best, 3] += 1.0
-    total = np.zeros((k, 4), np.float64)
-    for chunk in range(n_chunks):
-        total += partial[chunk]
-    return total[:, :3].copy(), total[:, 3].copy()
-
-
-@numba.njit(cache=True)
-def dither_floyd_steinberg(
-    image: np.ndarray, centers: np.ndarray, labels: np.ndarray
+@numba.njit(**_KERNEL)
+def _dither_floyd_steinberg(
+    image: np.ndarray, centers: np.ndarray, labels: np.ndarray, cur: np.ndarray, nxt: np.ndarray
 ) -> None:  # pragma: no cover
-    """Serpentine Floyd-Steinberg error diffusion of ``image`` (H, W, 3) against ``centers``.
-
-    Even rows run left to right, odd rows right to left; each pixel (plus the
-    error carried to it) takes its nearest centre, written to ``labels``
-    (H, W), and passes the error on with weights 7/16 ahead, 3/16 behind-below,
-    5/16 below and 1/16 ahead-below.
-    """
-    h, w, _ = image.shape
-    cur = np.zeros((w + 2, 3), np.float32)  # error carried into the current row (offset by 1)
-    nxt = np.zeros((w + 2, 3), np.float32)
+    h = image.shape[0]
+    w = image.shape[1]
     for y in range(h):
         reverse = y % 2 == 1
         for t in range(w):
@@ -250,24 +407,40 @@ def dither_floyd_steinberg(
             nxt[ahead, 1] += e1 * 0.0625
             nxt[ahead, 2] += e2 * 0.0625
         cur, nxt = nxt, cur
-        nxt[:, :] = 0.0
+        for x in range(w + 2):
+            nxt[x, 0] = 0.0
+            nxt[x, 1] = 0.0
+            nxt[x, 2] = 0.0
 
 
-@numba.njit(cache=True)
-def color_histogram(
-    rgb_flat: np.ndarray, points: np.ndarray, bits: int
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - numba
-    """Mean of ``points`` (N, 3) and pixel count per occupied cell of a ``2**bits`` RGB grid.
+def dither_floyd_steinberg(
+    image: NDArray[np.float32], centers: NDArray[np.float32], labels: NDArray[np.int32]
+) -> None:
+    """Serpentine Floyd-Steinberg error diffusion of ``image`` (H, W, 3) against ``centers``.
 
-    ``rgb_flat`` (N, 3) RGB in [0, 1] picks each pixel's cell (rounded to the
-    nearest level); ``points`` are the same pixels in the working space.
-    Returns ``(means, counts)``: ``(M, 3)`` float32 and ``(M,)`` float64 for
-    the ``M`` occupied cells, in cell-index order (red major).
+    Even rows run left to right, odd rows right to left; each pixel (plus the
+    error carried to it) takes its nearest centre, written to ``labels``
+    (H, W), and passes the error on with weights 7/16 ahead, 3/16 behind-below,
+    5/16 below and 1/16 ahead-below.
+
+    Example:
+        >>> black_white = np.array([[0, 0, 0], [1, 1, 1]], np.float32)
+        >>> labels = np.empty((1, 2), np.int32)
+        >>> dither_floyd_steinberg(np.full((1, 2, 3), 0.6, np.float32), black_white, labels)
+        >>> labels.tolist()
+        [[1, 0]]
     """
+    width = image.shape[1]
+    # the error carried into the current row and the next one (offset by 1)
+    carried = np.zeros((2, width + 2, 3), np.float32)
+    _dither_floyd_steinberg(image, centers, labels, carried[0], carried[1])
+
+
+@numba.njit(**_KERNEL)
+def _color_histogram(
+    rgb_flat: np.ndarray, points: np.ndarray, bits: int, counts: np.ndarray, sums: np.ndarray
+) -> None:  # pragma: no cover - numba
     levels = np.float32((1 << bits) - 1)
-    n_cells = 1 << (3 * bits)
-    counts = np.zeros(n_cells, np.int64)
-    sums = np.zeros((n_cells, 3), np.float64)
     for i in range(rgb_flat.shape[0]):
         r = int(rgb_flat[i, 0] * levels + np.float32(0.5))
         g = int(rgb_flat[i, 1] * levels + np.float32(0.5))
@@ -277,77 +450,88 @@ def color_histogram(
         sums[key, 0] += points[i, 0]
         sums[key, 1] += points[i, 1]
         sums[key, 2] += points[i, 2]
-    n = 0
-    for key in range(n_cells):
-        if counts[key] > 0:
-            n += 1
-    means = np.empty((n, 3), np.float32)
-    weights = np.empty(n, np.float64)
-    j = 0
-    for key in range(n_cells):
-        c = counts[key]
-        if c > 0:
-            means[j, 0] = sums[key, 0] / c
-            means[j, 1] = sums[key, 1] / c
-            means[j, 2] = sums[key, 2] / c
-            weights[j] = c
-            j += 1
-    return means, weights
+
+
+def color_histogram(
+    rgb_flat: NDArray[np.float32], points: NDArray[np.float32], bits: int
+) -> tuple[NDArray[np.float32], NDArray[np.float64]]:
+    """Mean of ``points`` (N, 3) and pixel count per occupied cell of a ``2**bits`` RGB grid.
+
+    ``rgb_flat`` (N, 3) RGB in [0, 1] picks each pixel's cell (rounded to the
+    nearest level); ``points`` are the same pixels in the working space.
+    Returns ``(means, counts)``: ``(M, 3)`` float32 and ``(M,)`` float64 for
+    the ``M`` occupied cells, in cell-index order (red major).
+
+    Example:
+        >>> rgb = np.array([[0, 0, 0], [1, 1, 1], [0.25, 0, 0]], np.float32)
+        >>> means, counts = color_histogram(rgb, rgb, 1)
+        >>> means[:, 0].tolist(), counts.tolist()
+        ([0.125, 1.0], [2.0, 1.0])
+    """
+    n_cells = 1 << (3 * bits)
+    counts = np.zeros(n_cells, np.int64)
+    sums = np.zeros((n_cells, 3), np.float64)
+    _color_histogram(rgb_flat, points, bits, counts, sums)
+    occupied = np.flatnonzero(counts)
+    cell_counts = counts[occupied].astype(np.float64)
+    means = (sums[occupied] / cell_counts[:, None]).astype(np.float32)
+    return means, cell_counts
 
 
 # ---------------------------------------------------------------- SLIC superpixels
 
 
-@numba.njit(cache=True, parallel=True, fastmath=True)
-def slic_step(
+@numba.njit(nogil=True, fastmath=True, **_KERNEL)
+def _slic_chunks(
     lab: np.ndarray,
     centers: np.ndarray,
     ny: int,
     nx: int,
     wspace: np.float32,
     labels: np.ndarray,
-    n_chunks: int,
-) -> np.ndarray:  # pragma: no cover - numba
-    """One SLIC iteration (*parallel*): label every pixel, return the updated centres.
+    partial: np.ndarray,
+    col_start: np.ndarray,
+    cand_f: np.ndarray,
+    cand_id: np.ndarray,
+    first: int,
+    stop: int,
+) -> None:  # pragma: no cover - numba
+    """Row chunks ``[first, stop)`` of :func:`slic_step`: labels, and chunk ``c``'s sums into ``partial[c]``.
 
-    ``lab`` is the ``(H, W, 3)`` float32 CIELAB image and ``centers`` the
-    ``(K, 5)`` float32 rows ``L, a, b, y, x`` of a ``ny x nx`` seed grid
-    (``K = ny * nx``, row major). Each pixel takes the best of the (up to) 3x3
-    centres around its grid cell under ``d_lab^2 + wspace * d_xy^2``, written
-    to ``labels`` (H, W) int32; the new centres are the means of their pixels
-    (a centre with no pixels stays). Pixel-centric (as in gSLICr), so rows run
-    in parallel; each of ``n_chunks`` row chunks accumulates its own sums,
-    added in chunk order at the end.
+    ``col_start`` (n_chunks, nx + 1), ``cand_f`` (n_chunks, 5, 9) and
+    ``cand_id`` (n_chunks, 9) are each chunk's scratch.
     """
     height, width = labels.shape
-    k = centers.shape[0]
+    n_chunks = partial.shape[0]
     cell_h = height / ny
     cell_w = width / nx
-    partial = np.zeros((n_chunks, k, 6), np.float64)
     rows_per = (height + n_chunks - 1) // n_chunks
-    # column range of each grid cell, consistent with gj = floor(x / cell_w)
-    col_start = np.empty(nx + 1, np.int64)
-    for j in range(nx + 1):
-        col_start[j] = min(width, int(np.ceil(j * cell_w)))
-    col_start[nx] = width
-    for chunk in numba.prange(n_chunks):
+    for chunk in range(first, stop):
+        # the first column of each grid cell, consistent with gj = floor(x / cell_w)
+        cols = col_start[chunk]
+        for j in range(nx + 1):
+            start = int(np.ceil(j * cell_w))
+            cols[j] = start if start < width else width
+        cols[nx] = width
         y0 = chunk * rows_per
-        y1 = min(height, y0 + rows_per)
-        cl = np.empty(9, np.float32)
-        ca = np.empty(9, np.float32)
-        cb = np.empty(9, np.float32)
-        cx = np.empty(9, np.float32)
-        cyw = np.empty(9, np.float32)
-        cid = np.empty(9, np.int64)
+        y1 = y0 + rows_per
+        y1 = y1 if y1 < height else height
+        cl = cand_f[chunk, 0]
+        ca = cand_f[chunk, 1]
+        cb = cand_f[chunk, 2]
+        cx = cand_f[chunk, 3]
+        cyw = cand_f[chunk, 4]
+        cid = cand_id[chunk]
         acc = partial[chunk]
         for y in range(y0, y1):
-            gi = min(int(y / cell_h), ny - 1)
-            i0 = max(gi - 1, 0)
-            i1 = min(gi + 1, ny - 1)
+            gi = int(y / cell_h)
+            gi = gi if gi < ny - 1 else ny - 1
+            i0 = gi - 1 if gi - 1 > 0 else 0
+            i1 = gi + 1 if gi + 1 < ny - 1 else ny - 1
             fy = np.float32(y)
             for gj in range(nx):
-                j0 = max(gj - 1, 0)
-                j1 = min(gj + 1, nx - 1)
+                j0 = gj - 1 if gj - 1 > 0 else 0
+                j1 = gj + 1 if gj + 1 < nx - 1 else nx - 1
                 m = 0
                 for i in range(i0, i1 + 1):
                     for j in range(j0, j1 + 1):
@@ -360,7 +544,7 @@ def slic_step(
                         cyw[m] = wspace * dy * dy
                         cx[m] = centers[c, 4]
                         m += 1
-                for x in range(col_start[gj], col_start[gj + 1]):
+                for x in range(cols[gj], cols[gj + 1]):
                     p0 = lab[y, x, 0]
                     p1 = lab[y, x, 1]
                     p2 = lab[y, x, 2]
@@ -384,45 +568,76 @@ def slic_step(
                     acc[c, 3] += y
                     acc[c, 4] += x
                     acc[c, 5] += 1.0
+
+
+def slic_step(
+    lab: NDArray[np.float32],
+    centers: NDArray[np.float32],
+    ny: int,
+    nx: int,
+    wspace: np.float32,
+    labels: NDArray[np.int32],
+    n_chunks: int,
+) -> NDArray[np.float32]:
+    """One SLIC iteration (*parallel*): label every pixel, return the updated centres.
+
+    ``lab`` is the ``(H, W, 3)`` float32 CIELAB image and ``centers`` the
+    ``(K, 5)`` float32 rows ``L, a, b, y, x`` of a ``ny x nx`` seed grid
+    (``K = ny * nx``, row major). Each pixel takes the best of the (up to) 3x3
+    centres around its grid cell under ``d_lab^2 + wspace * d_xy^2``, written
+    to ``labels`` (H, W) int32; the new centres are the means of their pixels
+    (a centre with no pixels stays). Pixel-centric (as in gSLICr), so rows run
+    in parallel; each of ``n_chunks`` row chunks accumulates its own sums,
+    added in chunk order at the end.
+
+    Example:
+        >>> lab = np.zeros((4, 4, 3), np.float32)
+        >>> centers = np.array([[0, 0, 0, 1.5, 0], [0, 0, 0, 1.5, 3]], np.float32)
+        >>> labels = np.empty((4, 4), np.int32)
+        >>> new = slic_step(lab, centers, 1, 2, np.float32(1.0), labels, 2)
+        >>> labels[0].tolist(), new[:, 4].tolist()
+        ([0, 0, 1, 1], [0.5, 2.5])
+    """
+    k = centers.shape[0]
+    partial = np.zeros((n_chunks, k, 6), np.float64)
+    col_start = np.empty((n_chunks, nx + 1), np.int64)
+    cand_f = np.empty((n_chunks, 5, 9), np.float32)  # per chunk: L, a, b, x, wspace * dy^2 of 9 centres
+    cand_id = np.empty((n_chunks, 9), np.int64)
+    run_chunks(
+        lambda first, stop: _slic_chunks(
+            lab, centers, ny, nx, wspace, labels, partial, col_start, cand_f, cand_id, first, stop
+        ),
+        n_chunks,
+    )
+    # the new centres: the means of their pixels, the chunk sums added in chunk order
+    total = np.zeros(partial.shape[1:], np.float64)
+    for chunk in range(n_chunks):
+        total += partial[chunk]
     new = centers.copy()
-    for c in range(k):
-        total = 0.0
-        for chunk in range(n_chunks):
-            total += partial[chunk, c, 5]
-        if total > 0:
-            for f in range(5):
-                acc = 0.0
-                for chunk in range(n_chunks):
-                    acc += partial[chunk, c, f]
-                new[c, f] = acc / total
+    found = total[:, 5] > 0
+    new[found] = (total[found, :5] / total[found, 5:]).astype(np.float32)
     return new
 
 
-@numba.njit(cache=True)
-def connect_regions(
-    labels: np.ndarray, lab: np.ndarray, centers: np.ndarray, min_size: int
-) -> tuple[np.ndarray, int]:  # pragma: no cover - numba
-    """Split SLIC clusters into 4-connected regions; merge stray fragments.
-
-    A raster-order flood fill numbers the connected components. The largest
-    component of each cluster is always kept, as is any component of at least
-    ``min_size`` pixels; other fragments merge into the earlier neighbouring
-    component whose cluster colour is closest to the fragment's mean colour
-    (the pixels above and left of a fragment's first pixel come earlier, so
-    there is always one). Returns labels consecutive from 0 in raster order and
-    their count.
-    """
-    height, width = labels.shape
-    npix = height * width
-    flat = labels.ravel()
-    colors = lab.reshape(npix, 3)
-    comp = np.full(npix, -1, np.int32)
-    queue = np.empty(npix, np.int32)
-    cap = 4 * max(min_size, 1) + 4
-    cand = np.empty(cap, np.int32)  # neighbour pixels in earlier components
-    sizes = np.empty(npix, np.int32)
-    values = np.empty(npix, np.int32)
-    target = np.full(npix, -1, np.int32)  # best earlier component to merge into
+@numba.njit(**_KERNEL)
+def _connect_regions(
+    flat: np.ndarray,
+    width: int,
+    colors: np.ndarray,
+    centers: np.ndarray,
+    min_size: int,
+    comp: np.ndarray,
+    queue: np.ndarray,
+    cand: np.ndarray,
+    sizes: np.ndarray,
+    values: np.ndarray,
+    target: np.ndarray,
+    core: np.ndarray,
+    final: np.ndarray,
+) -> int:  # pragma: no cover - numba
+    npix = flat.shape[0]
+    height = npix // width
+    cap = cand.shape[0]
     n = 0
     for start in range(npix):
         if comp[start] >= 0:
@@ -488,12 +703,10 @@ def connect_regions(
                     target[n] = comp[q]
         n += 1
     # the largest component of each cluster is its core and is never merged away
-    core = np.full(centers.shape[0], -1, np.int32)
     for c in range(n):
         v = values[c]
         if core[v] < 0 or sizes[c] > sizes[core[v]]:
             core[v] = c
-    final = np.empty(n, np.int32)
     count = 0
     for c in range(n):
         if target[c] < 0 or core[values[c]] == c:
@@ -503,4 +716,46 @@ def connect_regions(
             final[c] = final[target[c]]
     for i in range(npix):
         comp[i] = final[comp[i]]
-    return comp.reshape(height, width), count
+    return count
+
+
+def connect_regions(
+    labels: NDArray[np.int32], lab: NDArray[np.float32], centers: NDArray[np.float32], min_size: int
+) -> tuple[NDArray[np.int32], int]:
+    """Split SLIC clusters into 4-connected regions; merge stray fragments.
+
+    ``labels`` (H, W) int32 are cluster indices into ``centers`` (K, >= 3)
+    float32, whose first three columns are colours in the space of ``lab``
+    (H, W, 3) float32. A raster-order flood fill numbers the connected
+    components. The largest component of each cluster is always kept, as is
+    any component of at least ``min_size`` pixels; other fragments merge into
+    the earlier neighbouring component whose cluster colour is closest to the
+    fragment's mean colour (the pixels above and left of a fragment's first
+    pixel come earlier, so there is always one). Returns ``(H, W)`` int32
+    labels consecutive from 0 in raster order and their count.
+
+    Example:
+        >>> labels = np.array([[0, 0, 1, 0]], np.int32)
+        >>> out, count = connect_regions(labels, np.zeros((1, 4, 3), np.float32), np.zeros((2, 3), np.float32), 0)
+        >>> out.tolist(), count
+        ([[0, 0, 1, 2]], 3)
+    """
+    height, width = labels.shape
+    npix = height * width
+    comp = np.full(npix, -1, np.int32)
+    count = _connect_regions(
+        labels.reshape(npix),
+        width,
+        lab.reshape(npix, 3),
+        centers,
+        min_size,
+        comp,
+        np.empty(npix, np.int32),  # flood-fill queue
+        np.empty(4 * max(min_size, 1) + 4, np.int32),  # neighbour pixels in earlier components
+        np.empty(npix, np.int32),  # component sizes
+        np.empty(npix, np.int32),  # component cluster
+        np.full(npix, -1, np.int32),  # best earlier component to merge into
+        np.full(centers.shape[0], -1, np.int32),  # each cluster's largest component
+        np.empty(npix, np.int32),  # final label of each component
+    )
+    return comp.reshape(height, width), int(count)

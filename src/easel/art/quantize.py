@@ -168,14 +168,13 @@ def _lloyd(
     """Weighted Lloyd iterations; empty clusters are re-seeded at the worst-fit point."""
     from easel.art import _kernels
 
-    n, k = points.shape[0], centers.shape[0]
+    n = points.shape[0]
     labels = np.empty(n, np.int32)
     prev = np.full(n, -1, np.int32)
     dists = np.empty(n, np.float32)
     centers = centers.copy()
     for _ in range(max_iter):
-        _kernels.assign_nearest(points, centers, labels)
-        sums, wsum = _kernels.weighted_sums(points, weights, labels, k)
+        sums, wsum = _kernels.lloyd_step(points, weights, centers, labels)
         empty = np.flatnonzero(wsum == 0)
         new = centers.astype(np.float64)
         full = wsum > 0

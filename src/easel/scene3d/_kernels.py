@@ -1,4 +1,4 @@
-"""numba kernels of :mod:`easel.scene3d.render` (CPU, parallel over threads).
+"""numba kernels of :mod:`easel.scene3d.render` (CPU, run on several threads by the renderer).
 
 Semantics (shared with the torch reference in ``render.py``):
 
@@ -24,15 +24,23 @@ Semantics (shared with the torch reference in ``render.py``):
   (``zbuf/ibuf/rgb/dep[t]``); :func:`merge` keeps, per pixel, the winner over
   threads. With one thread the buffers are the outputs and :func:`finish`
   only marks the holes.
+
+Threads: every kernel is a serial loop over a range of work items (points,
+thread shares, rows), compiled with ``nogil=True``; ``render.py`` runs the
+ranges at once with :func:`easel._parallel.run_chunks` on numba's thread
+count. The kernels are compiled once per machine and kept in numba's cache
+(``cache=True``); they use no ``prange``, no NumPy allocation, no
+``min``/``max`` builtins and no slice assignment, whose compilation would make
+the first run on a machine seconds slower (``tests/test_kernel_cache.py``).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba
 import numpy as np
-from numba import prange
 
 EPS = np.float32(1e-4)
 NEAR = np.float32(1e-6)
@@ -41,19 +49,31 @@ NEAR = np.float32(1e-6)
 # and compares against it; without reassociation results stay deterministic
 FASTMATH: set[str] = {"contract", "arcp", "nsz", "afn"}
 
+# The kernels (called from Python) are cached; the helpers they call are compiled into them.
+# Neither counts references (nothing here allocates or returns an array: ``_nrt=False``, which
+# also keeps array views out of the inner loops' bookkeeping) nor has a C-callable wrapper.
+_KERNEL: dict[str, Any] = {
+    "cache": True,
+    "nogil": True,
+    "fastmath": FASTMATH,
+    "error_model": "numpy",
+    "no_cfunc_wrapper": True,
+    "_nrt": False,
+}
+_HELPER: dict[str, Any] = {**_KERNEL, "cache": False, "no_cpython_wrapper": True}
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def project_points(pts, rot, trans, fx, fy, cx, cy, out):  # type: ignore[no-untyped-def]
-    """Transform ``(N, 3)`` world points and project into ``out[:, 0:3] = (u, v, 1/z)``.
+
+@numba.njit(**_KERNEL)
+def project_points(pts, rot, trans, fx, fy, cx, cy, out, start, stop):  # type: ignore[no-untyped-def]
+    """Transform world points ``pts[start:stop]`` of ``(N, 3)`` and project into ``out[:, 0:3] = (u, v, 1/z)``.
 
     ``1/z`` is 0 for points behind the camera.
     """
-    n = pts.shape[0]
     r00, r01, r02 = rot[0, 0], rot[0, 1], rot[0, 2]
     r10, r11, r12 = rot[1, 0], rot[1, 1], rot[1, 2]
     r20, r21, r22 = rot[2, 0], rot[2, 1], rot[2, 2]
     t0, t1, t2 = trans[0], trans[1], trans[2]
-    for i in prange(n):
+    for i in range(start, stop):
         x = pts[i, 0]
         y = pts[i, 1]
         z = pts[i, 2]
@@ -71,7 +91,7 @@ def project_points(pts, rot, trans, fx, fy, cx, cy, out):  # type: ignore[no-unt
             out[i, 2] = np.float32(0.0)
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(**_HELPER)
 def _bary(u0, v0, u1, v1, u2, v2, px, py, inv_area):  # type: ignore[no-untyped-def]
     b0 = ((u1 - px) * (v2 - py) - (v1 - py) * (u2 - px)) * inv_area
     b1 = ((u2 - px) * (v0 - py) - (v2 - py) * (u0 - px)) * inv_area
@@ -79,19 +99,21 @@ def _bary(u0, v0, u1, v1, u2, v2, px, py, inv_area):  # type: ignore[no-untyped-
     return b0, b1, b2
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _write(z, zdepth, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x):  # type: ignore[no-untyped-def]
-    zb = zbuf[y, x]
-    if z < zb or (z == zb and prim < ibuf[y, x]):
-        zbuf[y, x] = z
-        ibuf[y, x] = prim
-        dep[y, x] = zdepth
-        rgb[y, x, 0] = r
-        rgb[y, x, 1] = g
-        rgb[y, x, 2] = b
+@numba.njit(**_HELPER)
+def _pixel_box(umin, umax, vmin, vmax, width, height):  # type: ignore[no-untyped-def]
+    """The pixels whose centres may fall in the box ``[umin, umax] x [vmin, vmax]``, clipped to the image."""
+    x0 = math.ceil(umin - 0.5)
+    x0 = x0 if x0 > 0 else 0
+    x1 = math.floor(umax - 0.5)
+    x1 = x1 if x1 < width - 1 else width - 1
+    y0 = math.ceil(vmin - 0.5)
+    y0 = y0 if y0 > 0 else 0
+    y1 = math.floor(vmax - 0.5)
+    y1 = y1 if y1 < height - 1 else height - 1
+    return x0, x1, y0, y1
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(**_HELPER)
 def _raster_flat(  # type: ignore[no-untyped-def]
     u0, v0, w0, u1, v1, w1, u2, v2, w2, zscale, prim, r, g, b, zbuf, ibuf, rgb, dep
 ):
@@ -100,16 +122,18 @@ def _raster_flat(  # type: ignore[no-untyped-def]
         return
     height = zbuf.shape[0]
     width = zbuf.shape[1]
-    umin = min(u0, min(u1, u2))
-    umax = max(u0, max(u1, u2))
-    vmin = min(v0, min(v1, v2))
-    vmax = max(v0, max(v1, v2))
+    # min(a, b) and max(a, b) written out as numba's builtins compute them (b if b < a else a)
+    umin = u2 if u2 < u1 else u1
+    umin = umin if umin < u0 else u0
+    umax = u2 if u2 > u1 else u1
+    umax = umax if umax > u0 else u0
+    vmin = v2 if v2 < v1 else v1
+    vmin = vmin if vmin < v0 else v0
+    vmax = v2 if v2 > v1 else v1
+    vmax = vmax if vmax > v0 else v0
     if umax < 0.0 or vmax < 0.0 or umin > width or vmin > height:
         return
-    x0 = max(int(math.ceil(umin - 0.5)), 0)
-    x1 = min(int(math.floor(umax - 0.5)), width - 1)
-    y0 = max(int(math.ceil(vmin - 0.5)), 0)
-    y1 = min(int(math.floor(vmax - 0.5)), height - 1)
+    x0, x1, y0, y1 = _pixel_box(umin, umax, vmin, vmax, width, height)
     if x0 > x1 or y0 > y1:
         return
     area = (u1 - u0) * (v2 - v0) - (v1 - v0) * (u2 - u0)
@@ -127,10 +151,18 @@ def _raster_flat(  # type: ignore[no-untyped-def]
             if izp <= 0.0:
                 continue
             zd = np.float32(1.0) / izp
-            _write(zscale * zd, zd, prim, r, g, b, zbuf, ibuf, rgb, dep, y, x)
+            z = zscale * zd
+            zb = zbuf[y, x]
+            if z < zb or (z == zb and prim < ibuf[y, x]):
+                zbuf[y, x] = z
+                ibuf[y, x] = prim
+                dep[y, x] = zd
+                rgb[y, x, 0] = r
+                rgb[y, x, 1] = g
+                rgb[y, x, 2] = b
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(**_HELPER)
 def _frag(  # type: ignore[no-untyped-def]
     b0, b1, b2, vb_, i0, i1, i2, w0, w1, w2, zscale, prim, zbuf, ibuf, rgb, dep, y, x
 ):
@@ -146,9 +178,10 @@ def _frag(  # type: ignore[no-untyped-def]
     x = numba.uint64(x)
     zb = zbuf[y, x]
     if z < zb or (z == zb and prim < ibuf[y, x]):
-        c0 = max(b0, np.float32(0.0)) * w0
-        c1 = max(b1, np.float32(0.0)) * w1
-        c2 = max(b2, np.float32(0.0)) * w2
+        zero = np.float32(0.0)
+        c0 = (zero if zero > b0 else b0) * w0  # max(b, 0)
+        c1 = (zero if zero > b1 else b1) * w1
+        c2 = (zero if zero > b2 else b2) * w2
         total = c0 + c1 + c2
         if not total > 0.0:
             c0 = np.float32(1.0)
@@ -161,69 +194,77 @@ def _frag(  # type: ignore[no-untyped-def]
             rgb[y, x, ch] = (c0 * vb_[i0, 3 + ch] + c1 * vb_[i1, 3 + ch] + c2 * vb_[i2, 3 + ch]) * s
 
 
-@numba.njit(inline="always", cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def _raster_quad(vb_, ia, w, m, zscale, prim, zbuf, ibuf, rgb, dep):  # type: ignore[no-untyped-def]
-    """Both triangles of the quad whose top-left vertex is ``ia`` (mask bits ``m``)."""
-    ib = ia + 1
-    ic = ia + w
-    id_ = ic + 1
-    wa, wb, wc, wd = vb_[ia, 2], vb_[ib, 2], vb_[ic, 2], vb_[id_, 2]
-    t0 = (m & 1) != 0 and wa > 0.0 and wb > 0.0 and wc > 0.0
-    t1 = (m & 2) != 0 and wb > 0.0 and wd > 0.0 and wc > 0.0
-    if not (t0 or t1):
-        return
-    ua, ub, uc, ud = vb_[ia, 0], vb_[ib, 0], vb_[ic, 0], vb_[id_, 0]
-    va, vb, vc, vd = vb_[ia, 1], vb_[ib, 1], vb_[ic, 1], vb_[id_, 1]
-    umin = min(ub, uc)
-    umax = max(ub, uc)
-    vmin = min(vb, vc)
-    vmax = max(vb, vc)
-    if t0:
-        umin = min(umin, ua)
-        umax = max(umax, ua)
-        vmin = min(vmin, va)
-        vmax = max(vmax, va)
-    if t1:
-        umin = min(umin, ud)
-        umax = max(umax, ud)
-        vmin = min(vmin, vd)
-        vmax = max(vmax, vd)
+@numba.njit(**_HELPER)
+def _raster_row(vb_, first, w, masks, mfirst, zscale, pfirst, zbuf, ibuf, rgb, dep):  # type: ignore[no-untyped-def]
+    """The ``w - 1`` quads of one grid row: the quad whose top-left vertex is ``ia = first + c``
+    has mask bits ``masks[mfirst + c]`` and triangles ``pfirst + 2c`` = (a, b, c), ``pfirst + 2c + 1`` = (b, d, c).
+    """
     height = zbuf.shape[0]
     width = zbuf.shape[1]
-    if umax < 0.0 or vmax < 0.0 or umin > width or vmin > height:
-        return
-    x0 = max(int(math.ceil(umin - 0.5)), 0)
-    x1 = min(int(math.floor(umax - 0.5)), width - 1)
-    y0 = max(int(math.ceil(vmin - 0.5)), 0)
-    y1 = min(int(math.floor(vmax - 0.5)), height - 1)
-    if x0 > x1 or y0 > y1:
-        return
-    area0 = (ub - ua) * (vc - va) - (vb - va) * (uc - ua)
-    area1 = (ud - ub) * (vc - vb) - (vd - vb) * (uc - ub)
-    if abs(area0) < 1e-12:
-        t0 = False
-    if abs(area1) < 1e-12:
-        t1 = False
-    inv0 = np.float32(1.0) / area0 if t0 else np.float32(0.0)
-    inv1 = np.float32(1.0) / area1 if t1 else np.float32(0.0)
-    # a convex quad: a pixel clearly on a's side of the diagonal b-c is outside triangle 1
-    split = t0 and t1 and ((area0 > 0.0) == (area1 > 0.0))
-    for y in range(y0, y1 + 1):
-        py = np.float32(y) + np.float32(0.5)
-        for x in range(x0, x1 + 1):
-            px = np.float32(x) + np.float32(0.5)
-            test1 = t1
-            if t0:
-                b0, b1, b2 = _bary(ua, va, ub, vb, uc, vc, px, py, inv0)
-                _frag(b0, b1, b2, vb_, ia, ib, ic, wa, wb, wc, zscale, prim, zbuf, ibuf, rgb, dep, y, x)
-                if split and b0 > EPS:
-                    test1 = False
-            if test1:
-                b0, b1, b2 = _bary(ub, vb, ud, vd, uc, vc, px, py, inv1)
-                _frag(b0, b1, b2, vb_, ib, id_, ic, wb, wd, wc, zscale, prim + 1, zbuf, ibuf, rgb, dep, y, x)
+    for col in range(w - 1):
+        m = masks[mfirst + col]
+        if m == 0:
+            continue
+        prim = pfirst + 2 * col
+        ia = first + col
+        ib = ia + 1
+        ic = ia + w
+        id_ = ic + 1
+        wa, wb, wc, wd = vb_[ia, 2], vb_[ib, 2], vb_[ic, 2], vb_[id_, 2]
+        t0 = (m & 1) != 0 and wa > 0.0 and wb > 0.0 and wc > 0.0
+        t1 = (m & 2) != 0 and wb > 0.0 and wd > 0.0 and wc > 0.0
+        if not (t0 or t1):
+            continue
+        ua, ub, uc, ud = vb_[ia, 0], vb_[ib, 0], vb_[ic, 0], vb_[id_, 0]
+        va, vb, vc, vd = vb_[ia, 1], vb_[ib, 1], vb_[ic, 1], vb_[id_, 1]
+        # min(a, b) and max(a, b) written out as numba's builtins compute them (b if b < a else a)
+        umin = uc if uc < ub else ub
+        umax = uc if uc > ub else ub
+        vmin = vc if vc < vb else vb
+        vmax = vc if vc > vb else vb
+        if t0:
+            umin = ua if ua < umin else umin
+            umax = ua if ua > umax else umax
+            vmin = va if va < vmin else vmin
+            vmax = va if va > vmax else vmax
+        if t1:
+            umin = ud if ud < umin else umin
+            umax = ud if ud > umax else umax
+            vmin = vd if vd < vmin else vmin
+            vmax = vd if vd > vmax else vmax
+        if umax < 0.0 or vmax < 0.0 or umin > width or vmin > height:
+            continue
+        x0, x1, y0, y1 = _pixel_box(umin, umax, vmin, vmax, width, height)
+        if x0 > x1 or y0 > y1:
+            continue
+        area0 = (ub - ua) * (vc - va) - (vb - va) * (uc - ua)
+        area1 = (ud - ub) * (vc - vb) - (vd - vb) * (uc - ub)
+        if abs(area0) < 1e-12:
+            t0 = False
+        if abs(area1) < 1e-12:
+            t1 = False
+        inv0 = np.float32(1.0) / area0 if t0 else np.float32(0.0)
+        inv1 = np.float32(1.0) / area1 if t1 else np.float32(0.0)
+        # a convex quad: a pixel clearly on a's side of the diagonal b-c is outside triangle 1
+        split = t0 and t1 and ((area0 > 0.0) == (area1 > 0.0))
+        for y in range(y0, y1 + 1):
+            py = np.float32(y) + np.float32(0.5)
+            for x in range(x0, x1 + 1):
+                px = np.float32(x) + np.float32(0.5)
+                test1 = t1
+                if t0:
+                    b0, b1, b2 = _bary(ua, va, ub, vb, uc, vc, px, py, inv0)
+                    _frag(b0, b1, b2, vb_, ia, ib, ic, wa, wb, wc, zscale, prim, zbuf, ibuf, rgb, dep, y, x)
+                    if split and b0 > EPS:
+                        test1 = False
+                if test1:
+                    b0, b1, b2 = _bary(ub, vb, ud, vd, uc, vc, px, py, inv1)
+                    _frag(
+                        b0, b1, b2, vb_, ib, id_, ic, wb, wd, wc, zscale, prim + 1, zbuf, ibuf, rgb, dep, y, x
+                    )
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
+@numba.njit(**_KERNEL)
 def raster(  # type: ignore[no-untyped-def]
     vbuf,
     grid_h,
@@ -241,22 +282,28 @@ def raster(  # type: ignore[no-untyped-def]
     ibuf,
     rgb,
     dep,
+    first,
+    stop,
 ):
-    """Rasterize every grid layer and footprint into per-thread buffers ``[t]``.
+    """Rasterize shares ``t`` in ``[first, stop)`` of every grid layer and footprint into buffers ``[t]``.
 
-    ``vbuf[i]`` holds the projected ``(u, v, 1/z)`` and the colour ``(r, g, b)``
-    of vertex ``i``; ``fbuf[4f + k, 0:3]`` the projected corner ``k`` of
-    footprint ``f`` and ``fcol[f]`` its colour.
+    Share ``t`` of ``T = zbuf.shape[0]`` is its band of rows of each grid layer
+    and its part of the footprints. ``vbuf[i]`` holds the projected
+    ``(u, v, 1/z)`` and the colour ``(r, g, b)`` of vertex ``i``;
+    ``fbuf[4f + k, 0:3]`` the projected corner ``k`` of footprint ``f`` and
+    ``fcol[f]`` its colour.
     """
     nthreads = zbuf.shape[0]
     ngrids = grid_h.shape[0]
     nfp = fbuf.shape[0] // 4
-    for t in prange(nthreads):
+    for t in range(first, stop):
         zb = zbuf[t]
         ib = ibuf[t]
         cb = rgb[t]
         db = dep[t]
-        zb[:, :] = np.inf  # the other buffers are only read where zbuf is finite
+        for y in range(zb.shape[0]):  # the other buffers are only read where zbuf is finite
+            for x in range(zb.shape[1]):
+                zb[y, x] = np.inf
         for g in range(ngrids):
             h = grid_h[g]
             w = grid_w[g]
@@ -268,14 +315,9 @@ def raster(  # type: ignore[no-untyped-def]
             r0 = rows * t // nthreads
             r1 = rows * (t + 1) // nthreads
             for r in range(r0, r1):
-                mrow = moff + r * (w - 1)
-                vrow = voff + r * w
-                prow = poff + 2 * r * w
-                for c in range(w - 1):
-                    m = masks[mrow + c]
-                    if m == 0:
-                        continue
-                    _raster_quad(vbuf, vrow + c, w, m, zs, prow + 2 * c, zb, ib, cb, db)
+                _raster_row(
+                    vbuf, voff + r * w, w, masks, moff + r * (w - 1), zs, poff + 2 * r * w, zb, ib, cb, db
+                )
         f0 = nfp * t // nthreads
         f1 = nfp * (t + 1) // nthreads
         for f in range(f0, f1):
@@ -308,13 +350,12 @@ def raster(  # type: ignore[no-untyped-def]
                 )
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def merge(zbuf, ibuf, rgb, dep, out_rgb, out_depth, out_holes):  # type: ignore[no-untyped-def]
-    """Per pixel, the thread buffer with the smallest ``(depth, id)``; holes where none."""
+@numba.njit(**_KERNEL)
+def merge(zbuf, ibuf, rgb, dep, out_rgb, out_depth, out_holes, y0, y1):  # type: ignore[no-untyped-def]
+    """Rows ``[y0, y1)``: per pixel, the thread buffer with the smallest ``(depth, id)``; holes where none."""
     nthreads = zbuf.shape[0]
-    height = zbuf.shape[1]
     width = zbuf.shape[2]
-    for y in prange(height):
+    for y in range(y0, y1):
         for x in range(width):
             best = -1
             z = np.inf
@@ -340,12 +381,11 @@ def merge(zbuf, ibuf, rgb, dep, out_rgb, out_depth, out_holes):  # type: ignore[
                 out_rgb[y, x, 2] = rgb[best, y, x, 2]
 
 
-@numba.njit(parallel=True, cache=True, nogil=True, fastmath=FASTMATH, error_model="numpy")
-def finish(zbuf, out_rgb, out_depth, out_holes):  # type: ignore[no-untyped-def]
-    """One thread drew straight into the outputs: mark (and blank) the holes."""
-    height = zbuf.shape[1]
+@numba.njit(**_KERNEL)
+def finish(zbuf, out_rgb, out_depth, out_holes, y0, y1):  # type: ignore[no-untyped-def]
+    """Rows ``[y0, y1)`` when one share drew straight into the outputs: mark (and blank) the holes."""
     width = zbuf.shape[2]
-    for y in prange(height):
+    for y in range(y0, y1):
         for x in range(width):
             hole = not zbuf[0, y, x] < np.inf
             out_holes[y, x] = hole

@@ -496,6 +496,8 @@ class Renderer:
         return result
 
     def _render_numba(self, camera: Camera, threads: int, out: RenderResult | None) -> RenderResult:
+        """Draw into ``threads`` buffers; the kernels run on numba's thread count (see ``render``)."""
+        from easel._parallel import run_chunks
         from easel.scene3d import _kernels as kern
 
         intr = camera.intrinsics
@@ -506,9 +508,17 @@ class Renderer:
         rot = np.ascontiguousarray(pose[:3, :3], dtype=np.float32)
         trans = np.ascontiguousarray(pose[:3, 3], dtype=np.float32)
         fx, fy, cx, cy = (np.float32(val) for val in (intr.fx, intr.fy, intr.cx, intr.cy))
-        kern.project_points(p.verts, rot, trans, fx, fy, cx, cy, b["vbuf"])
-        if len(p.fp_corners):
-            kern.project_points(p.fp_corners.reshape(-1, 3), rot, trans, fx, fy, cx, cy, b["fbuf"])
+
+        def project(points: NDArray[np.float32], projected: NDArray[np.generic]) -> None:
+            run_chunks(
+                lambda start, stop: kern.project_points(
+                    points, rot, trans, fx, fy, cx, cy, projected, start, stop
+                ),
+                len(points),
+            )
+
+        project(p.verts, b["vbuf"])
+        project(p.fp_corners.reshape(-1, 3), b["fbuf"])
         if out is None or out.image.shape != (height, width, 3):
             out = RenderResult(
                 image=np.empty((height, width, 3), np.float32),
@@ -522,28 +532,42 @@ class Renderer:
             rgb, dep = out.image[None], out.depth[None]
         else:
             zbuf, ibuf, rgb, dep = b["zbuf"], b["ibuf"], b["rgb"], b["dep"]
-        kern.raster(
-            b["vbuf"],
-            p.grid_h,
-            p.grid_w,
-            p.grid_voff,
-            p.grid_moff,
-            p.grid_poff,
-            p.grid_zscale,
-            p.masks,
-            b["fbuf"],
-            p.fp_colors,
-            p.fp_zscale,
-            np.int64(p.fp_offset),
-            zbuf,
-            ibuf,
-            rgb,
-            dep,
+        fp_offset = np.int64(p.fp_offset)
+        run_chunks(
+            lambda first, stop: kern.raster(
+                b["vbuf"],
+                p.grid_h,
+                p.grid_w,
+                p.grid_voff,
+                p.grid_moff,
+                p.grid_poff,
+                p.grid_zscale,
+                p.masks,
+                b["fbuf"],
+                p.fp_colors,
+                p.fp_zscale,
+                fp_offset,
+                zbuf,
+                ibuf,
+                rgb,
+                dep,
+                first,
+                stop,
+            ),
+            threads,
         )
+        result = out  # (``out`` narrowed to a RenderResult, for the lambdas)
         if threads == 1:
-            kern.finish(zbuf, out.image, out.depth, out.holes)
+            run_chunks(
+                lambda y0, y1: kern.finish(zbuf, result.image, result.depth, result.holes, y0, y1), height
+            )
         else:
-            kern.merge(zbuf, ibuf, rgb, dep, out.image, out.depth, out.holes)
+            run_chunks(
+                lambda y0, y1: kern.merge(
+                    zbuf, ibuf, rgb, dep, result.image, result.depth, result.holes, y0, y1
+                ),
+                height,
+            )
         return out
 
     def _render_torch(self, camera: Camera) -> RenderResult:
