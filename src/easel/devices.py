@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from easel.errors import InputError
 
@@ -13,6 +13,27 @@ if TYPE_CHECKING:
 
 DeviceName = Literal["auto", "cpu", "cuda", "mps"]
 DEVICE_CHOICES: tuple[str, ...] = ("auto", "cpu", "cuda", "mps")
+
+
+def device_option(group: str | None = None) -> Any:
+    """The ``device`` field of an options dataclass, declared once for every capability.
+
+    Example:
+        >>> from dataclasses import dataclass
+        >>> @dataclass
+        ... class Opts:
+        ...     device: str = device_option()
+        >>> Opts().device
+        'auto'
+    """
+    from easel.options import option
+
+    return option(
+        "auto",
+        help="where models run: auto picks cuda, then mps, then cpu",
+        choices=DEVICE_CHOICES,
+        group=group,
+    )
 
 
 def resolve_device(device: str | torch.device | None = "auto") -> torch.device:

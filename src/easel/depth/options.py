@@ -22,7 +22,7 @@ from typing import Any
 from easel.depth.convert import check_depth_range
 from easel.depth.files import DEPTH_KINDS, DepthKind
 from easel.depth.registry import DEFAULT_MODEL
-from easel.devices import DEVICE_CHOICES
+from easel.devices import DEVICE_CHOICES, device_option
 from easel.errors import InputError
 from easel.options import OptionError, option
 
@@ -94,12 +94,7 @@ class DepthOptions:
         metavar="PATH",
         group=_MODEL,
     )
-    device: str = option(
-        "auto",
-        help="where models run: auto picks cuda, then mps, then cpu",
-        choices=DEVICE_CHOICES,
-        group=_MODEL,
-    )
+    device: str = device_option(group=_MODEL)
     precision: str = option(
         "fp32",
         help="fp32 (default), or bf16/fp16 autocast (faster on GPUs and bf16-capable CPUs)",

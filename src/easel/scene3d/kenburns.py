@@ -45,7 +45,7 @@ from easel.cameras import (
     pose_from_center,
     resolve_intrinsics,
 )
-from easel.devices import DEVICE_CHOICES, resolve_device
+from easel.devices import device_option, resolve_device
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
 from easel.options import OptionError, option
@@ -227,11 +227,7 @@ class KenBurnsOptions:
     backend: Backend = option(
         "auto", help="renderer backend", flag="--renderer", choices=BACKENDS, group="rendering"
     )
-    device: str = option(
-        "auto",
-        help="where models run: auto picks cuda, then mps, then cpu",
-        choices=DEVICE_CHOICES,
-    )
+    device: str = device_option()
     depth_model: str = option("depth-anything-v2-small", help="depth estimator", cli=False)
     depth_range: tuple[float, float] | None = option(
         None,

@@ -22,6 +22,7 @@ import math
 import os
 from dataclasses import dataclass, replace
 
+from easel.devices import device_option
 from easel.nets.registry import PREPROCESSING as MODEL_PREPROCESSING
 from easel.nets.vgg_layers import LAYERS, POOLINGS, PREPROCESSINGS
 from easel.options import OptionError, option
@@ -194,11 +195,7 @@ class StyleOptions:
         group=_OPTIM,
     )
     channels_last: bool = option(False, help="channels-last convolutions", group=_OPTIM)
-    device: str = option(
-        "auto",
-        help="where models run: auto picks cuda, then mps, then cpu",
-        choices=("auto", "cpu", "cuda", "mps"),
-    )
+    device: str = device_option()
     seed: int | None = option(0, help="random seed, for reproducible results")
     tile_size: int | None = option(
         None,
