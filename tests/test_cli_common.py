@@ -23,7 +23,6 @@ from easel.cli._common import (
     non_negative_float,
     positive_float,
     positive_int,
-    prepare_output,
     save_record,
 )
 from easel.errors import EaselError, InputError, OutputExistsError, WeightsError
@@ -236,26 +235,6 @@ def test_bad_option_value_is_a_usage_error(run_cli: Run) -> None:
 
 
 # ---------------------------------------------------------------- outputs and records
-
-
-def test_prepare_output(tmp_path: Path) -> None:
-    inp = tmp_path / "in.png"
-    inp.write_bytes(b"x")
-    assert prepare_output(tmp_path / "o.png", [inp], False, suffixes=[".png"]) == tmp_path / "o.png"
-    with pytest.raises(InputError, match=r"unsupported output format '\.gif'; use \.png, \.jpg"):
-        prepare_output(tmp_path / "o.gif", [inp], False, suffixes=[".png", ".jpg"])
-    with pytest.raises(InputError, match=r"'\(none\)'"):
-        prepare_output(tmp_path / "frames", [inp], False, suffixes=[".mp4"])
-    assert (
-        prepare_output(tmp_path / "frames", [inp], False, suffixes=[".mp4"], allow_dir=True)
-        == tmp_path / "frames"
-    )
-    with pytest.raises(InputError, match="overwrite an input"):
-        prepare_output(inp, [inp], True, suffixes=[".png"])
-    (tmp_path / "o.png").write_bytes(b"y")
-    with pytest.raises(OutputExistsError):
-        prepare_output(tmp_path / "o.png", [inp], False, suffixes=[".png"])
-    assert prepare_output(tmp_path / "o.png", [inp], True, suffixes=[".png"]) == tmp_path / "o.png"
 
 
 def test_save_record(tmp_path: Path) -> None:

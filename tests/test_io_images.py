@@ -13,8 +13,9 @@ from PIL import Image
 from conftest import BAD_INPUT_KINDS, photo, png_bytes_claiming, write_bad_input
 from easel.errors import InputError, OutputExistsError
 from easel.image import to_uint8, to_uint16
-from easel.io.atomic import atomic_dir, atomic_path, check_output_path, write_text_atomic
+from easel.io.atomic import atomic_dir, atomic_path, write_text_atomic
 from easel.io.images import MAX_SIDE, read_image, write_image
+from easel.io.outputs import check_output_path
 
 # ---------------------------------------------------------------- crafted bad files
 

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +22,6 @@ from types import FrameType
 from typing import Any
 
 from easel.errors import InputError
-from easel.io.atomic import check_output_path
 from easel.io.images import DEFAULT_MAX_SIZE, LoadedImage, read_image
 from easel.io.outputs import OutputPlan
 from easel.io.record import write_record
@@ -300,22 +299,6 @@ def load_image(
             f"(--max-size {max_size})"
         )
     return loaded
-
-
-def prepare_output(
-    output: Path,
-    inputs: Iterable[Path],
-    overwrite: bool,
-    suffixes: Sequence[str] | None = None,
-    allow_dir: bool = False,
-) -> Path:
-    """Validate OUT before any work: suffix, not an input, not existing unless overwriting."""
-    out = Path(output)
-    is_dir_target = allow_dir and (out.suffix == "" or str(output).endswith(os.sep))
-    if suffixes is not None and not is_dir_target and out.suffix.lower() not in suffixes:
-        allowed = ", ".join(suffixes) + (", or a folder" if allow_dir else "")
-        raise InputError(f"{out}: unsupported output format {out.suffix or '(none)'!r}; use {allowed}")
-    return check_output_path(out, inputs=inputs, overwrite=overwrite)
 
 
 def new_plan(args: argparse.Namespace, inputs: Iterable[Path | None]) -> OutputPlan:

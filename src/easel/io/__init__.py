@@ -3,7 +3,6 @@
 from easel.io.atomic import (
     atomic_dir,
     atomic_path,
-    check_output_path,
     write_bytes_atomic,
     write_text_atomic,
 )
@@ -15,6 +14,7 @@ from easel.io.images import (
     read_image,
     write_image,
 )
+from easel.io.outputs import OutputPlan, check_output_path
 from easel.io.video import (
     VIDEO_SUFFIXES,
     VIDEO_WRITE_SUFFIXES,
@@ -27,6 +27,7 @@ from easel.io.video import (
 )
 
 __all__ = [
+    "OutputPlan",
     "VIDEO_SUFFIXES",
     "VIDEO_WRITE_SUFFIXES",
     "VideoFrames",

@@ -16,10 +16,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-
-from easel.errors import InputError, OutputExistsError
 
 StrPath = str | os.PathLike[str]
 
@@ -37,40 +35,6 @@ def _default_mode(path: Path, directory: bool) -> None:
     """
     base = 0o777 if directory else 0o666
     os.chmod(path, base & ~_umask())
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
-    except OSError:
-        return False
-
-
-def check_output_path(
-    output: StrPath,
-    inputs: Iterable[StrPath] = (),
-    overwrite: bool = False,
-) -> Path:
-    """Validate an output path before any work is done.
-
-    Raises:
-        InputError: the output is one of the inputs, or its parent folder is missing.
-        OutputExistsError: the output exists and ``overwrite`` is false.
-
-    Example:
-        >>> check_output_path("art.png", inputs=["photo.jpg"])  # doctest: +SKIP
-        PosixPath('art.png')
-    """
-    out = Path(output)
-    for inp in inputs:
-        if _same_file(out, Path(inp)):
-            raise InputError(f"{out}: output would overwrite an input file; choose another name")
-    parent = out.resolve().parent
-    if not parent.is_dir():
-        raise InputError(f"{out}: output folder {parent} does not exist")
-    if out.exists() and not overwrite:
-        raise OutputExistsError(f"{out}: output exists (use --overwrite / -y to replace it)")
-    return out
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ from easel.errors import InputError, OutputExistsError
 from easel.io.atomic import StrPath, remove_stale_parts
 from easel.io.record import record_path
 
-__all__ = ["OutputPlan", "PlannedOutput"]
+__all__ = ["OutputPlan", "PlannedOutput", "check_output_path"]
 
 
 @dataclass(frozen=True)
@@ -245,3 +245,20 @@ class OutputPlan:
         if reason is not None:
             raise InputError(f"{name}: cannot write in {where} ({reason})")
         remove_stale_parts(where)
+
+
+def check_output_path(output: StrPath, inputs: Iterable[StrPath] = (), overwrite: bool = False) -> Path:
+    """Check one output path before any work: an :class:`OutputPlan` of a single file.
+
+    Raises:
+        InputError: the output is one of the inputs, or its folder is missing or not writable.
+        OutputExistsError: the output exists and ``overwrite`` is false.
+
+    Example:
+        >>> check_output_path("art.png", inputs=["photo.jpg"])  # doctest: +SKIP
+        PosixPath('art.png')
+    """
+    plan = OutputPlan(inputs=inputs, overwrite=overwrite)
+    out = plan.file(output, option="output")
+    plan.check()
+    return out
