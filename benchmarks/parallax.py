@@ -2,6 +2,7 @@
 
     python benchmarks/parallax.py            # full run (a few minutes on 2 cores)
     python benchmarks/parallax.py --quick    # smaller sizes, for a smoke test
+    python benchmarks/parallax.py --only photo3d-speed --only photo3d-quality   # easel photo3d only
 
 1. Renderer: a 1024x768 RGB-D input rendered at 1280x720 along a Ken Burns
    path, numba kernel (all threads and one thread), torch reference on CPU and
@@ -14,6 +15,16 @@
    baselines -- forward warping with nearest-neighbour hole fill, and a
    single-layer stretched mesh -- over the whole frame and over the
    disoccluded pixels only.
+4. photo3d speed (`--only photo3d-speed`): `easel photo3d`'s layered depth
+   image, inpainting and mesh from a 1024x768 image with given depth, each
+   240-frame 1280x720 trajectory rendered (and written as MP4), the mesh
+   written as PLY and GLB, and the process's peak memory.
+5. photo3d quality (`--only photo3d-quality`): four synthetic scenes with large
+   disocclusions (a near panel before a textured wall, slanted planes, a thin
+   pole, the layered scene), each trajectory with large moves: photo3d,
+   `kenburns` on the same path, and the two baselines; PSNR/SSIM over the
+   whole frame and the disoccluded pixels; and the triangles across the LDI's
+   cut links in photo3d's meshes and in the single-layer meshes.
 """
 
 from __future__ import annotations
@@ -314,15 +325,186 @@ def bench_quality(quick: bool) -> list[dict[str, Any]]:
     return results
 
 
+# ---------------------------------------------------------------- photo3d (easel photo3d, issue #11)
+
+
+def _valid_box(valid: np.ndarray) -> tuple[slice, slice]:
+    rows = np.flatnonzero(valid.any(axis=1))
+    cols = np.flatnonzero(valid.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
+def stretched_triangles(p3d: Any, baselines: dict[str, Any]) -> dict[str, int]:
+    """Triangles across the LDI's cut links: in photo3d's own layers, and in baselines' single-layer meshes."""
+    from easel.scene3d.mesh import count_cut_crossings
+
+    counts = {"photo3d": 0}
+    for layer, grid in zip(p3d.layers, p3d.grid_layers, strict=True):
+        rs, cs = _valid_box(layer.valid)
+        cut_h = layer.cut_h[rs, cs.start : cs.stop - 1]
+        cut_v = layer.cut_v[rs.start : rs.stop - 1, cs]
+        counts["photo3d"] += count_cut_crossings(grid.mask, cut_h, cut_v)
+    base = p3d.layers[0]
+    for name, grid in baselines.items():
+        counts[name] = count_cut_crossings(grid.mask, base.cut_h, base.cut_v)
+    return counts
+
+
+def bench_photo3d_speed(quick: bool) -> dict[str, Any]:
+    """LDI + inpainting + mesh from a 1024 px image with given depth; 240-frame 720p trajectories; peak memory."""
+    import resource
+
+    from easel.cameras import Camera
+    from easel.scene3d.photo3d import photo3d
+    from easel.scene3d.synthetic import layered_scene
+
+    in_w, in_h = (512, 384) if quick else (1024, 768)
+    out_w, out_h = (640, 360) if quick else (1280, 720)
+    frames = 60 if quick else 240
+    scene, cam = layered_scene(in_w, in_h)
+    view = scene.render(Camera(cam))
+    _ = photo3d(view.image[:48, :64], view.depth[:48, :64], frames=4).mesh  # compile the kernels
+    result: dict[str, Any] = {"input": f"{in_w}x{in_h}", "output": f"{out_w}x{out_h}", "frames": frames}
+    start, cpu = time.perf_counter(), time.process_time()
+    p3d = photo3d(view.image, view.depth, frames=frames, output_shape=(out_h, out_w))
+    result["ldi_inpaint_s"] = time.perf_counter() - start
+    mesh = p3d.mesh
+    result["ldi_inpaint_mesh_s"] = time.perf_counter() - start
+    result["ldi_inpaint_mesh_cpu_s"] = time.process_time() - cpu
+    result["layers"] = len(p3d.layers)
+    result["mesh_vertices"] = len(mesh.vertices)
+    result["mesh_faces"] = len(mesh.faces)
+    result["edges"] = p3d.stats["edges"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("mesh.ply", "mesh.glb"):
+            t0 = time.perf_counter()
+            p3d.save_mesh(Path(tmp) / name)
+            result[f"write_{name.replace('.', '_')}_s"] = time.perf_counter() - t0
+            result[f"{name.replace('.', '_')}_mib"] = (Path(tmp) / name).stat().st_size / 2**20
+        rows = []
+        for kind in ("zoom-in", "dolly-zoom", "swing", "circle"):
+            clip = p3d.clip(kind)
+            clip.frame_uint8(0)
+            t0, c0 = time.perf_counter(), time.process_time()
+            for i in range(len(clip)):
+                clip.frame_uint8(i)
+            render_s, render_cpu = time.perf_counter() - t0, time.process_time() - c0
+            t0 = time.perf_counter()
+            p3d.render(Path(tmp) / f"{kind}.mp4", kind)
+            rows.append(
+                {
+                    "trajectory": kind,
+                    "frames": len(clip),
+                    "render_s": render_s,
+                    "render_cpu_s": render_cpu,
+                    "render_and_mp4_s": time.perf_counter() - t0,
+                }
+            )
+    result["trajectories"] = rows
+    result["peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return result
+
+
+def bench_photo3d_quality(quick: bool) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """PSNR/SSIM against exact novel views on scenes with large disocclusions; stretched triangles."""
+    from easel.cameras import Camera
+    from easel.errors import InputError
+    from easel.metrics import psnr_from_mse
+    from easel.scene3d.kenburns import KenBurnsOptions, kenburns
+    from easel.scene3d.photo3d import photo3d
+    from easel.scene3d.render import GridLayer, Renderer
+    from easel.scene3d.synthetic import SCENES, disocclusion_mask
+
+    w, h = (320, 240) if quick else (640, 480)
+    frames = 12 if quick else 24
+    step = 3 if quick else 2
+    rows: list[dict[str, Any]] = []
+    tri_rows: list[dict[str, Any]] = []
+    for scene_name in ("occluder", "slanted", "pole", "layered"):
+        scene, cam = SCENES[scene_name](w, h)
+        source = Camera(cam)
+        view = scene.render(source)
+        p3d = photo3d(view.image, view.depth, frames=frames, x_shift=0.25, y_shift=0.15, z_shift=0.3)
+        sheet_layer = GridLayer.from_rgbd(view.image, view.depth, cam, edge_threshold=np.inf)
+        kb_layer = GridLayer.from_rgbd(view.image, view.depth, cam)
+        sheet = Renderer([sheet_layer])
+        tri = stretched_triangles(p3d, {"kenburns": kb_layer, "stretched mesh": sheet_layer})
+        tri_rows.append({"scene": scene_name, **{f"{k} triangles across cuts": v for k, v in tri.items()}})
+        for kind in ("zoom-in", "dolly-zoom", "swing", "circle"):
+            path = p3d.trajectory(kind)
+            clip = p3d.clip(path)
+            methods: dict[str, Any] = {"photo3d": lambda i, clip=clip: clip[i]}
+            try:
+                kb = kenburns(view.image, view.depth, path=path, options=KenBurnsOptions(fps=path.fps))
+                methods["kenburns"] = lambda i, kb=kb: kb[i]
+            except InputError:  # Ken Burns refuses paths behind the input camera (the dolly zoom)
+                pass
+            methods["forward warp + NN fill"] = lambda i, path=path, view=view, cam=cam: forward_warp_nn(
+                view.image, view.depth, cam, path[i]
+            )
+            methods["stretched mesh"] = lambda i, path=path, sheet=sheet: stretched_mesh(sheet, path[i])
+            acc: dict[str, dict[str, Any]] = {
+                m: {"psnr": [], "ssim": [], "sq": [], "ssim_sum": 0.0} for m in methods
+            }
+            n_dis = n_px = 0
+            for i in range(1, len(path), step):
+                gt = scene.render(path[i]).image
+                mask = disocclusion_mask(scene, source, path[i], view.depth)
+                n_dis += int(mask.sum())
+                n_px += mask.size
+                for name, fn in methods.items():
+                    psnr, ssim, sq, ssim_sum = _metrics(np.clip(fn(i), 0, 1), gt, mask)
+                    acc[name]["psnr"].append(psnr)
+                    acc[name]["ssim"].append(ssim)
+                    acc[name]["sq"].append(sq)
+                    acc[name]["ssim_sum"] += ssim_sum
+            for name, a in acc.items():
+                mse = float(np.concatenate(a["sq"]).mean()) if n_dis else float("nan")
+                rows.append(
+                    {
+                        "scene": scene_name,
+                        "trajectory": kind,
+                        "method": name,
+                        "psnr_frame": float(np.mean(a["psnr"])),
+                        "ssim_frame": float(np.mean(a["ssim"])),
+                        "psnr_disoccluded": psnr_from_mse(mse),
+                        "ssim_disoccluded": a["ssim_sum"] / max(n_dis, 1),
+                        "disoccluded_pct": 100.0 * n_dis / max(n_px, 1),
+                    }
+                )
+    return rows, tri_rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
-    parser.add_argument("--skip", action="append", default=[], choices=("renderer", "pipeline", "quality"))
+    sections = ("photo3d-speed", "renderer", "pipeline", "quality", "photo3d-quality")
+    parser.add_argument("--skip", action="append", default=[], choices=sections)
+    parser.add_argument(
+        "--only", action="append", default=[], choices=sections, help="run just these sections"
+    )
     args = parser.parse_args()
+    if args.only:
+        args.skip = [s for s in sections if s not in args.only]
     payload: dict[str, Any] = {"quick": args.quick, "load_average": os.getloadavg()}
     tables = []
+    if "photo3d-speed" not in args.skip:  # first: its peak memory is this process's so far
+        speed = bench_photo3d_speed(args.quick)
+        payload["photo3d_speed"] = speed
+        head = {k: v for k, v in speed.items() if k != "trajectories"}
+        tables.append(
+            "### photo3d: LDI + inpainting + mesh (target <= 20 s at 1024 px), peak memory (target <= 4 GiB)\n\n"
+            + markdown_table([head], list(head))
+        )
+        tables.append(
+            "### photo3d: trajectories rendered (target <= 8 s per 240-frame 720p trajectory)\n\n"
+            + markdown_table(
+                speed["trajectories"],
+                ["trajectory", "frames", "render_s", "render_cpu_s", "render_and_mp4_s"],
+            )
+        )
     if "renderer" not in args.skip:
         rows = bench_renderer(args.quick)
         payload["renderer"] = rows
@@ -363,9 +545,35 @@ def main() -> None:
                 ],
             )
         )
+    if "photo3d-quality" not in args.skip:
+        rows, tri_rows = bench_photo3d_quality(args.quick)
+        payload["photo3d_quality"] = rows
+        payload["photo3d_triangles"] = tri_rows
+        tables.append(
+            "### photo3d quality against exact novel views (scenes with large disocclusions)\n\n"
+            + markdown_table(
+                rows,
+                [
+                    "scene",
+                    "trajectory",
+                    "method",
+                    "psnr_frame",
+                    "ssim_frame",
+                    "psnr_disoccluded",
+                    "ssim_disoccluded",
+                    "disoccluded_pct",
+                ],
+            )
+        )
+        tables.append(
+            "### Triangles across the LDI's cut links\n\n" + markdown_table(tri_rows, list(tri_rows[0]))
+        )
     payload["load_average_after"] = os.getloadavg()
     tables.append(f"load average before/after: {payload['load_average']} / {payload['load_average_after']}")
-    write_results("parallax", payload, "\n\n".join(tables))
+    name = (
+        "parallax" if not args.only else "parallax-" + "-".join(args.only) + ("_quick" if args.quick else "")
+    )
+    write_results(name, payload, "\n\n".join(tables))
 
 
 if __name__ == "__main__":

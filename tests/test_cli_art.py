@@ -36,8 +36,36 @@ def photo_png(tmp_path: Path) -> Path:
 
 
 def pixels(path: Path) -> np.ndarray:
+    """The file's pixels; an indexed PNG (what ``easel quantize`` writes) as its RGB colours."""
     with Image.open(path) as im:
-        return np.asarray(im)
+        return np.asarray(im.convert("RGB") if im.mode == "P" else im)
+
+
+def test_quantize_writes_an_indexed_png_at_the_level_asked(photo_png: Path, tmp_path: Path) -> None:
+    """A .png is written with a palette and 4-bit indices (16 colours), the same colours
+    as the RGB picture; --compress 9 gives a file no larger than --compress 0."""
+    from easel.art.quantize import quantize_colors
+    from easel.image import to_uint8
+
+    sizes = {}
+    for level in ("0", "9"):
+        out = tmp_path / f"q{level}.png"
+        assert main(["quantize", str(photo_png), "-k", "16", "--compress", level, "-o", str(out), "-q"]) == 0
+        with Image.open(out) as im:
+            assert im.mode == "P" and len(im.getpalette() or []) // 3 <= 16
+        sizes[level] = out.stat().st_size
+        assert json.loads(out.with_name(out.name + ".json").read_text())["options"]["compress"] == int(level)
+    assert sizes["9"] < sizes["0"]
+    expected = to_uint8(quantize_colors(read_image(photo_png).rgb, 16, seed=0).image)
+    np.testing.assert_array_equal(pixels(tmp_path / "q9.png"), expected)
+
+
+def test_quantize_compress_out_of_range_is_one_line(
+    photo_png: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "q.png"
+    assert main(["quantize", str(photo_png), "--compress", "12", "-o", str(out)]) == 2
+    assert "--compress" in capsys.readouterr().err and not out.exists()
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str], needle: str) -> None:

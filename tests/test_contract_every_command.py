@@ -34,7 +34,7 @@ from easel.cli import command_modules, main
 from easel.cli._common import CommandContext, Terminated
 
 # the corpus fixture (good and bad files, a tiny VGG-19) and the folder snapshot are test_contract's
-from test_contract import DEPTH_COMMANDS, IMAGE_COMMANDS, Corpus, corpus, snapshot  # noqa: F401
+from test_contract import DEPTH_COMMANDS, IMAGE_COMMANDS, Corpus, command_of, corpus, snapshot  # noqa: F401
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
 
@@ -205,6 +205,21 @@ COMMANDS: dict[str, Entry] = {
         reason="reads the depth map quickly: no progress to interrupt",
         interruptible=False,
     ),
+    "dream": Entry(
+        argv=lambda c, o: [
+            "dream",
+            c.input("photo.png"),
+            "-o",
+            o["-o"],
+            "--weights",
+            c.corpus.vgg,
+            "--iterations",
+            "2",
+        ],
+        outputs=lambda c: {"-o": c.out / "dream.png", "record": c.out / "dream.png.json"},
+        same_as_input=(("-o", "photo.png"),),
+        image_cases=("dream",),
+    ),
     "kenburns": Entry(
         argv=_kenburns,
         outputs=lambda c: {
@@ -215,6 +230,53 @@ COMMANDS: dict[str, Entry] = {
         },
         same_as_input=(("-o", "photo.gif"),),
         image_cases=("kenburns",),
+    ),
+    "photo3d": Entry(
+        argv=lambda c, o: [
+            "photo3d",
+            c.input("photo.gif"),
+            "--depth",
+            c.input("depth.npy"),
+            "-o",
+            o["-o"],
+            "--mesh",
+            o["--mesh"],
+            "--frames",
+            "3",
+        ],
+        outputs=lambda c: {
+            "-o": c.out / "clip.gif",
+            "--mesh": c.out / "mesh.ply",
+            "record": c.out / "clip.gif.json",
+        },
+        same_as_input=(("-o", "photo.gif"),),
+        image_cases=("photo3d",),
+    ),
+    "stylize-video": Entry(
+        argv=lambda c, o: [
+            "stylize-video",
+            c.input("photo.gif"),  # a 1-frame video
+            "--style",
+            c.input("style.png"),
+            "-o",
+            o["-o"],
+            "--weights",
+            c.corpus.vgg,
+            "--size",
+            "48",
+            "--iterations-first",
+            "2",
+            "--coarse-iterations",
+            "2",
+        ],
+        outputs=lambda c: {
+            "-o": c.out / "clip.gif",
+            "record": c.out / "clip.gif.json",
+            "work": c.out / "clip.gif.frames" / "state.json",  # the resumable work folder
+        },
+        folders=("work",),
+        same_as_input=(("-o", "photo.gif"), ("-o", "style.png")),
+        image_cases=("stylize-video-input", "stylize-video-style"),
     ),
     "demo": Entry(
         argv=lambda c, o: ["demo", "-o", o["-o"].parent, "--only", "superpixels"],
@@ -235,7 +297,64 @@ COMMANDS: dict[str, Entry] = {
         reason="writes only into the weights cache (downloads checked by sha256; no network in tests)",
         interruptible=False,
     ),
+    "serve": Entry(
+        # the good run is --help: a real run serves until Ctrl-C, so it is started by
+        # tests/test_web_browser.py instead (results there are kept in job folders the studio
+        # names itself, with run records); its refusals are tested in tests/test_web.py
+        argv=lambda c, o: ["serve", "--help"],
+        outputs=None,
+        reason="a long-running server: it writes no file named on its command line (results go to new "
+        "job folders under --outputs) and reads no input files; uploads are checked by the studio",
+        interruptible=False,
+    ),
+    "batch": Entry(
+        # one quantize job; the manifest is written beside the watched folders, then named
+        argv=lambda c, o: (
+            (c.inputs.parent / "batch.json").write_text(
+                json.dumps(
+                    {
+                        "jobs": [
+                            {
+                                "command": "quantize",
+                                "input": str(c.input("photo.png")),
+                                "output": str(o["-o"]),
+                            }
+                        ]
+                    }
+                )
+            )
+            and ["batch", c.inputs.parent / "batch.json", "--report", o["--report"].parent, "--workers", "1"]
+        ),
+        outputs=lambda c: {
+            "-o": c.out / "q.png",  # the job's output; its record is the job's, finished before an interrupt
+            "job record": c.out / "q.png.json",
+            "--report": c.out / "batch-summary.json",
+            "--report page": c.out / "batch-report.html",
+        },
+        reason="runs other commands: a bad input fails its job (exit 1, reported per job), not the batch; "
+        "test_batch.py checks that a job's output may not be an input",
+    ),
 }
+
+
+def _flythrough(c: Case, o: dict[str, Path]) -> list[str | Path]:
+    """``flythrough fit`` (its render/eval/export are tested in tests/test_flythrough_cli.py)."""
+    from easel.flythrough.synthetic import write_synthetic_scene
+
+    # photos and a COLMAP model, beside the watched folders (a fit reads a folder, not corpus files)
+    data = write_synthetic_scene(c.inputs.parent / "flythrough", 4, (24, 32), points=2000, supersample=1)
+    fit = ["flythrough", "fit", data.images_dir, "--colmap", data.model_dir, "-o", o["-o"].parent]
+    return [*fit, "--steps", "3", "--size", "32", "--width", "2", "--levels", "2"]
+
+
+COMMANDS["flythrough"] = Entry(
+    argv=_flythrough,
+    # the scene is a folder (model.pt marks it), its record SCENE.json beside it
+    outputs=lambda c: {"-o": c.out / "scene" / "model.pt", "record": c.out / "scene.json"},
+    folders=("-o",),
+    reason="reads a folder of photos and a COLMAP model, not corpus files: output = input and bad "
+    "photos or models are tested in tests/test_flythrough_cli.py",
+)
 
 WRITERS = sorted(name for name, entry in COMMANDS.items() if entry.outputs is not None)
 
@@ -301,7 +420,8 @@ def test_the_entry_says_why_a_part_does_not_apply(name: str) -> None:
 def test_commands_that_read_images_are_in_the_bad_input_corpus(name: str) -> None:
     """Every image-reading command has rows in test_contract's tables (run there over every bad file)."""
     entry = COMMANDS[name]
-    tabled = {key for key in (*IMAGE_COMMANDS, *DEPTH_COMMANDS) if key.split("-")[0] == name}
+    names = {m.NAME for m in command_modules()}
+    tabled = {key for key in (*IMAGE_COMMANDS, *DEPTH_COMMANDS) if command_of(key, names) == name}
     assert tabled == set(entry.image_cases), (name, sorted(tabled))
     if entry.same_as_input:  # it reads files: then it must be in the corpus
         assert entry.image_cases, f"{name} reads input files but has no bad-input rows"

@@ -315,6 +315,8 @@ def test_default_colour_count_is_the_cli_default() -> None:
         ({"n_init": 0}, "n_init must be a whole number >= 1, got 0"),
         ({"max_iter": 0}, "max_iter must be a whole number >= 1, got 0"),
         ({"refine_passes": -1}, "refine_passes must be a whole number >= 0, got -1"),
+        ({"sample_size": 0}, "sample_size must be a whole number >= 1, got 0"),
+        ({"sample_iter": -1}, "sample_iter must be a whole number >= 0, got -1"),
     ],
 )
 def test_option_errors_name_the_field(fields: dict[str, object], message: str) -> None:

@@ -31,6 +31,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "easel.nets": ["load_encoder"],
         "easel.progress": ["ProgressUpdate"],
         "easel.samples": ["sample_image"],
+        "easel.jobs": ["run_tasks", "Task", "TaskFailed"],
         # photo -> artwork
         "easel.art.quantize": ["QuantizeOptions", "quantize_colors"],
         "easel.art.superpixels": ["SuperpixelOptions", "mean_color", "slic_superpixels", "superpixel_mosaic"],
@@ -43,9 +44,13 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "load_style_inputs",
             "stylize_grid",
         ],
+        "easel.style.video": ["stylize_video", "StyledFrame", "VideoStyleOptions"],
+        "easel.dream": ["dream", "dream_zoom", "DreamOptions", "DreamResult", "ZoomOptions", "Dreamer"],
         # one image -> 3D motion
         "easel.depth": ["DepthOptions", "depth_for_image", "estimate_depth"],
         "easel.scene3d.kenburns": ["kenburns", "KenBurnsOptions"],
         "easel.scene3d.clipwriter": ["write_clip"],
+        "easel.scene3d.photo3d": ["photo3d", "Photo3D", "Photo3DOptions"],
+        "easel.flythrough.fitting": ["fit_flythrough"],
     },
 )

@@ -1,16 +1,21 @@
 """SLIC superpixels, each superpixel filled with the mean colour of its pixels.
 
-:func:`slic_superpixels` runs SLIC (Achanta et al., 2012) in CIELAB with a
-numba kernel: each pixel picks the best of the nine nearest grid seeds (as in
-gSLICr), so rows run in parallel; with large superpixels the first iterations
-run at half resolution. Parameters follow scikit-image's meaning:
-``n_segments`` is the approximate number of superpixels and ``compactness``
-weighs space against colour as in ``skimage.segmentation.slic`` (distance
-``d_lab^2 + (compactness * d_xy / S)^2`` with grid step
-``S = sqrt(H * W / n_segments)``), so ``compactness=10`` gives the shapes
-scikit-image users expect. Each label is then made one connected region -- the
-largest piece of each cluster is kept, stray fragments join the neighbour of
-most similar colour -- and labels are numbered consecutively from 0.
+:func:`slic_superpixels` runs SLIC (Achanta et al., 2012) in CIELAB with numba
+kernels: each pixel picks the best of the nine nearest grid seeds (as in
+gSLICr), so rows run in parallel. With large superpixels the iterations run on
+the image halved up to three times (as long as a superpixel stays about 10
+pixels wide there), and the labels are then brought back to full size one
+octave at a time: a pixel whose neighbourhood has one coarse label keeps it, the
+others -- along the borders -- choose among the labels around them. Full size
+needs Lab only there, so OpenCV's 8-bit Lab (fast, and precise enough) is used.
+Parameters follow scikit-image's meaning: ``n_segments`` is the approximate
+number of superpixels and ``compactness`` weighs space against colour as in
+``skimage.segmentation.slic`` (distance ``d_lab^2 + (compactness * d_xy / S)^2``
+with grid step ``S = sqrt(H * W / n_segments)``), so ``compactness=10`` gives
+the shapes scikit-image users expect. Each label is then made one connected
+region -- the largest piece of each cluster is kept, stray fragments join the
+neighbour of most similar colour, found on runs of equal labels -- and labels
+are numbered consecutively from 0.
 """
 
 from __future__ import annotations
@@ -27,8 +32,6 @@ from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb
 from easel.options import OptionError, option
 from easel.progress import ProgressFn, report
-
-_FINE_STEPS = 2  # full-resolution iterations after the half-resolution ones
 
 __all__ = [
     "SuperpixelOptions",
@@ -339,6 +342,29 @@ def _seed_grid(height: int, width: int, n_segments: int) -> tuple[int, int]:
     return min(height, rows), min(width, cols)
 
 
+_MAX_LEVELS = 3  # the iterations run on the image halved at most this many times
+
+
+def _levels(height: int, width: int, step: float) -> int:
+    """How many times SLIC's iterations halve the image: 0 to :data:`_MAX_LEVELS`.
+
+    The iterations run where a superpixel is still at least ~10 pixels wide
+    (``step / 2**levels >= 10``) and the image at least 64 pixels on its short
+    side; :func:`easel.art._kernels.slic_refine` then brings the labels back to
+    full size one octave at a time, deciding only near the borders.
+
+    Example:
+        >>> _levels(3000, 4000, 110.0), _levels(600, 800, 24.0), _levels(100, 100, 10.0)
+        (3, 1, 0)
+    """
+    levels = 0
+    while (
+        levels < _MAX_LEVELS and step / 2 ** (levels + 1) >= 10 and min(height, width) >> (levels + 1) >= 64
+    ):
+        levels += 1
+    return levels
+
+
 def _slic(
     rgb: FloatImage,
     n_segments: int,
@@ -355,27 +381,31 @@ def _slic(
     total = num_steps + 1
     report(progress, "superpixels", 0, total)
 
-    # L in [0, 100], a and b about [-128, 127]: the scale scikit-image's slic uses
-    lab = np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab), dtype=np.float32)
     step = math.sqrt(height * width / int(n_segments))
+    levels = _levels(height, width, step)
+    # OpenCV's 8-bit Lab (a quarter of the work of float Lab, and precise enough for SLIC);
+    # the iterations see it as CIELAB: L in [0, 100], a and b about [-128, 127], the scale
+    # scikit-image's slic uses
+    lab = cv2.cvtColor(cv2.convertScaleAbs(rgb, alpha=255.0), cv2.COLOR_RGB2Lab)
     ny, nx = _seed_grid(height, width, int(n_segments))
     k = ny * nx
     # rows are split into a fixed number of chunks (not the thread count), so the sums and
     # labels do not depend on the machine; accumulators cost n_chunks * K * 48 bytes (<= 256 MB)
     n_chunks = max(1, min(height, 32, (256 << 20) // (48 * k)))
 
-    # Coarse to fine: with large superpixels the first iterations run at half
-    # resolution (a quarter of the work), the last ones at full resolution.
-    fine_steps = num_steps
-    level = lab
-    scale = 1.0
-    if step >= 16 and num_steps > _FINE_STEPS and min(height, width) >= 64:
-        fine_steps = _FINE_STEPS
-        level = np.ascontiguousarray(
-            cv2.resize(lab, (width // 2, height // 2), interpolation=cv2.INTER_AREA), dtype=np.float32
+    # Coarse to fine: with large superpixels the iterations run on the image halved once or
+    # twice (a quarter or a sixteenth of the work), then the labels are brought back to full
+    # size one octave at a time, each pixel deciding only near a border.
+    pyramid = [lab]
+    for _ in range(levels):
+        below = pyramid[-1]
+        pyramid.append(
+            cv2.resize(below, (below.shape[1] // 2, below.shape[0] // 2), interpolation=cv2.INTER_AREA)
         )
-        scale = 0.5
+    affine = _kernels.lab_affine(pyramid[-1])
+    level = np.ascontiguousarray(pyramid[-1] * affine[:3] + affine[3:], dtype=np.float32)
     lh, lw = level.shape[:2]
+    scale = 2**levels
     cy = ((np.arange(ny) + 0.5) * (lh / ny)).astype(np.int64)
     cx = ((np.arange(nx) + 0.5) * (lw / nx)).astype(np.int64)
     gy, gx = np.meshgrid(cy, cx, indexing="ij")
@@ -384,24 +414,19 @@ def _slic(
     centers[:, 3] = gy.ravel()
     centers[:, 4] = gx.ravel()
 
-    done = 0
-    if level is not lab:
-        coarse_labels = np.empty((lh, lw), np.int32)
-        wcoarse = np.float32(float(compactness) ** 2 / (step * scale) ** 2)
-        for _ in range(num_steps - fine_steps):
-            centers = _kernels.slic_step(level, centers, ny, nx, wcoarse, coarse_labels, n_chunks)
-            done += 1
-            report(progress, "superpixels", done, total)
-        # coarse pixel i covers full-resolution pixels [2i, 2i + 2): centre 2i + 0.5
-        centers[:, 3] = centers[:, 3] * (height / lh) + 0.5 * (height / lh - 1)
-        centers[:, 4] = centers[:, 4] * (width / lw) + 0.5 * (width / lw - 1)
-
-    wspace = np.float32(float(compactness) ** 2 / step**2)
-    labels = np.empty((height, width), np.int32)
-    for _ in range(fine_steps):
-        centers = _kernels.slic_step(lab, centers, ny, nx, wspace, labels, n_chunks)
-        done += 1
-        report(progress, "superpixels", done, total)
+    labels = np.empty((lh, lw), np.int32)
+    wlevel = np.float32(float(compactness) ** 2 / (step / scale) ** 2)
+    for done in range(num_steps):
+        centers = _kernels.slic_step(level, centers, ny, nx, wlevel, labels, n_chunks)
+        report(progress, "superpixels", done + 1, total)
+    for finer in reversed(pyramid[:-1]):
+        # a pixel of the coarser level covers two of this one: centre 2i + 0.5
+        centers[:, 3:] = centers[:, 3:] * 2.0 + 0.5
+        scale //= 2
+        wfiner = np.float32(float(compactness) ** 2 / (step / scale) ** 2)
+        refined = np.empty(finer.shape[:2], np.int32)
+        _kernels.slic_refine(finer, labels, centers, wfiner, refined, n_chunks)
+        labels = refined
 
     min_size = int(min_size_factor * step * step)
     out, _n = _kernels.connect_regions(labels, lab, centers, min_size)

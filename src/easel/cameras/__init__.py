@@ -18,6 +18,8 @@ Modules:
         :func:`pixel_grid`, :class:`Camera`.
     paths: :class:`CameraPath`, :func:`path_progress` (easing, boomerang).
     nerfstudio: camera-path JSON read/write.
+    colmap: COLMAP sparse models (text and binary) read/write.
+    interpolate: :func:`smooth_path` through key poses; nerfstudio JSON in a COLMAP world.
 
 Example:
     >>> intr = Intrinsics.from_fov(640, 480, fov_deg=60.0)
@@ -28,6 +30,22 @@ Example:
 
 from __future__ import annotations
 
+from easel.cameras.colmap import (
+    ColmapCamera,
+    ColmapImage,
+    ColmapModel,
+    qvec_to_rotmat,
+    read_colmap_model,
+    rotmat_to_qvec,
+    write_colmap_model,
+)
+from easel.cameras.interpolate import (
+    colmap_camera_path_from_dict,
+    colmap_camera_path_to_dict,
+    read_colmap_camera_path,
+    smooth_path,
+    write_colmap_camera_path,
+)
 from easel.cameras.intrinsics import (
     DEFAULT_FOCAL_FRACTION,
     Intrinsics,
@@ -55,6 +73,7 @@ from easel.cameras.poses import (
     project,
     unproject,
 )
+from easel.cameras.trajectories import TRAJECTORIES, Trajectory, trajectory_centers, trajectory_path
 
 __all__ = [
     "DEFAULT_FOCAL_FRACTION",
@@ -81,4 +100,23 @@ __all__ = [
     "resolve_intrinsics",
     "unproject",
     "write_camera_path",
+    # COLMAP sparse models
+    "ColmapCamera",
+    "ColmapImage",
+    "ColmapModel",
+    "qvec_to_rotmat",
+    "read_colmap_model",
+    "rotmat_to_qvec",
+    "write_colmap_model",
+    # smooth paths through key poses; nerfstudio JSON in a COLMAP world
+    "colmap_camera_path_from_dict",
+    "colmap_camera_path_to_dict",
+    "read_colmap_camera_path",
+    "smooth_path",
+    "write_colmap_camera_path",
+    # 3D-photo trajectories (zoom-in, dolly-zoom, swing, circle)
+    "TRAJECTORIES",
+    "Trajectory",
+    "trajectory_centers",
+    "trajectory_path",
 ]

@@ -96,6 +96,29 @@ def argument_group(parser: argparse.ArgumentParser, title: str) -> argparse._Arg
     return parser.add_argument_group(title)
 
 
+def add_depth_file(parser: argparse.ArgumentParser) -> None:
+    """The "depth" section of a command that takes a depth file: ``--depth FILE`` and ``--depth-kind``.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_depth_file(parser)
+        >>> parser.parse_args(["--depth", "d.png", "--depth-kind", "disparity"]).depth_kind
+        'disparity'
+    """
+    from pathlib import Path
+
+    depth = argument_group(parser, "depth")
+    depth.add_argument(
+        "--depth", type=Path, metavar="FILE", help="depth of IMAGE (.npy, 16-bit .png, .exr ...)"
+    )
+    depth.add_argument(
+        "--depth-kind",
+        choices=("depth", "disparity"),
+        default="depth",
+        help="what --depth holds when the file does not say (default depth)",
+    )
+
+
 def add_options(
     parser: argparse.ArgumentParser,
     cls: type,

@@ -16,7 +16,7 @@ from easel.cli._common import (
     positive_int,
     save_record,
 )
-from easel.cli._options import add_options, argument_group, options_from_args
+from easel.cli._options import add_depth_file, add_options, argument_group, options_from_args
 from easel.errors import InputError
 
 if TYPE_CHECKING:
@@ -73,16 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", type=Path, metavar="IMAGE", help="input image")
     add_options(parser, KenBurnsOptions)
     add_options(parser, EncodeOptions)
-    depth = argument_group(parser, "depth")
-    depth.add_argument(
-        "--depth", type=Path, metavar="FILE", help="depth of IMAGE (.npy, 16-bit .png, .exr ...)"
-    )
-    depth.add_argument(
-        "--depth-kind",
-        choices=("depth", "disparity"),
-        default="depth",
-        help="what --depth holds when the file does not say (default depth)",
-    )
+    add_depth_file(parser)
     cam = argument_group(parser, "camera path")
     cam.add_argument("--camera-path", type=Path, metavar="JSON", help="render this nerfstudio camera path")
     loop = cam.add_mutually_exclusive_group()

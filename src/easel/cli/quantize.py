@@ -32,7 +32,9 @@ every pixel takes the mean colour (centroid) of its group. --space lab clusters
 in CIELAB, which spends the palette closer to how differences look; --dither
 spreads the error with Floyd-Steinberg, trading flat areas for finer gradients.
 --palette also writes a swatch strip of the K colours with their hex codes,
-most used first. Results are reproducible for a given --seed. A transparent
+most used first. A .png output is an indexed-colour PNG (the palette and one
+index per pixel: small, fast to write, the same colours); --compress trades
+writing time for file size. Results are reproducible for a given --seed. A transparent
 input keeps its alpha channel when OUT can store it (PNG, WebP, TIFF), and its
 fully transparent pixels do not take part in choosing the palette.
 """
@@ -60,8 +62,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PNG",
         help="also write the palette as a swatch strip with hex codes (an image file)",
     )
+    parser.add_argument(
+        "--compress",
+        type=int,
+        choices=range(10),
+        metavar="0-9",
+        help="PNG compression level: 0 fastest, 9 smallest (default: 1 for images of a megapixel "
+        "or more, 6 for smaller ones)",
+    )
     add_max_size(parser)
-    add_output(parser, "output image (.png keeps the colours exact; .jpg blurs them)")
+    add_output(parser, "output image (.png keeps the colours exact, as an indexed PNG; .jpg blurs them)")
 
 
 def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
@@ -72,7 +82,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         >>> main(["quantize", "photo.jpg", "-k", "8", "-o", "poster.png"])  # runs this function  # doctest: +SKIP
         0
     """
-    from easel.art.quantize import palette_swatch, quantize_colors
+    from easel.art.quantize import palette_swatch, quantize_colors, write_quantized
     from easel.io.images import WRITE_SUFFIXES, write_image
 
     options: QuantizeOptions = options_from_args(QuantizeOptions, args).validate()
@@ -98,7 +108,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     if result.note:  # fewer distinct colours than asked: the palette has them all
         ctx.notice(f"{args.image}: {result.note}")
     with ctx.timed("write"):
-        write_image(out, result.image, alpha=loaded.alpha)
+        write_quantized(out, result, alpha=loaded.alpha, compress_level=args.compress)
         if palette_out is not None:
             write_image(palette_out, palette_swatch(result.palette, result.counts))
     save_record(
@@ -110,6 +120,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
             "image": args.image,
             "output": out,
             "palette": palette_out,
+            "compress": args.compress,
             "max_size": args.max_size,
             **options_dict(options),
         },

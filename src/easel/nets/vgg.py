@@ -379,7 +379,10 @@ def load_encoder(
         device: where the encoder lives.
 
     Returns:
-        A :class:`VGGEncoder` in eval mode without gradients for its weights.
+        A :class:`VGGEncoder` in eval mode without gradients for its weights. The
+        weights are read once per process: a second call with the same file (same
+        path, size and modification time) and settings returns the same encoder
+        (the last four used are kept), so a batch worker loads them once for many jobs.
 
     Raises:
         InputError: unknown model, layer, pooling or preprocessing.
@@ -401,7 +404,36 @@ def load_encoder(
     if preprocessing == "auto":
         default = PREPROCESSING[model]
         preprocessing = guess_preprocessing(path, default=default) if weights is not None else default
-    return load_vgg19(path, list(layers), preprocessing=preprocessing, pooling=pooling, device=device)
+    # one load per process for the same file and settings: a batch worker runs many jobs
+    # (a rewritten file has another size or mtime, so it is read again)
+    layer_list = list(layers)
+    try:
+        stat = Path(path).stat()
+    except OSError:  # the loader names the problem
+        return load_vgg19(path, layer_list, preprocessing=preprocessing, pooling=pooling, device=device)
+    key = (
+        model,
+        str(Path(path).resolve()),
+        stat.st_size,
+        stat.st_mtime_ns,
+        tuple(layer_list),
+        pooling,
+        preprocessing,
+        str(torch.device(device)),
+        torch.get_default_dtype(),
+    )
+    encoder = _ENCODERS.pop(key, None)
+    if encoder is None:
+        encoder = load_vgg19(path, layer_list, preprocessing=preprocessing, pooling=pooling, device=device)
+    while len(_ENCODERS) >= _MAX_ENCODERS:  # least recently used first
+        _ENCODERS.pop(next(iter(_ENCODERS)))
+    _ENCODERS[key] = encoder
+    return encoder.use_channels_last(False)  # as loaded: a caller may have switched the shared one
+
+
+_ENCODERS: dict[tuple[object, ...], VGGEncoder] = {}
+"""Encoders loaded in this process, most recently used last (see :func:`load_encoder`)."""
+_MAX_ENCODERS = 4
 
 
 __all__ = [

@@ -129,6 +129,35 @@ def break_mask(
     return (tri0.astype(np.uint8) | (tri1.astype(np.uint8) << 1)).astype(np.uint8)
 
 
+def link_mask(
+    cut_h: NDArray[np.bool_], cut_v: NDArray[np.bool_], valid: NDArray[np.bool_]
+) -> NDArray[np.uint8]:
+    """Which triangles survive when given 4-neighbour links are cut: ``(H-1, W-1)`` uint8, bit k = triangle k.
+
+    The layered depth image (:mod:`easel.scene3d.ldi`) decides where the mesh
+    breaks from linked depth edges rather than a per-triangle threshold. A
+    triangle is kept when its three pixels are valid and neither of its two
+    axis-aligned links is cut (triangle 0: ``a-b`` and ``a-c``; triangle 1:
+    ``b-d`` and ``c-d``), so no triangle spans a cut link.
+
+    Args:
+        cut_h: ``(H, W-1)`` bool, the link between ``(r, c)`` and ``(r, c+1)`` is cut.
+        cut_v: ``(H-1, W)`` bool, the link between ``(r, c)`` and ``(r+1, c)`` is cut.
+        valid: ``(H, W)`` bool, the pixels that exist.
+
+    Example:
+        >>> cut_h = np.zeros((3, 2), bool); cut_h[:, 1] = True  # columns 1 and 2 are cut apart
+        >>> link_mask(cut_h, np.zeros((2, 3), bool), np.ones((3, 3), bool)).tolist()
+        [[3, 0], [3, 0]]
+    """
+    va, vb, vc, vd = valid[:-1, :-1], valid[:-1, 1:], valid[1:, :-1], valid[1:, 1:]
+    ab, cd = ~cut_h[:-1], ~cut_h[1:]
+    ac, bd = ~cut_v[:, :-1], ~cut_v[:, 1:]
+    tri0 = va & vb & vc & ab & ac
+    tri1 = vb & vc & vd & bd & cd
+    return (tri0.astype(np.uint8) | (tri1.astype(np.uint8) << 1)).astype(np.uint8)
+
+
 def footprint_pixels(mask: NDArray[np.uint8], valid: NDArray[np.bool_]) -> NDArray[np.intp]:
     """Flat indices of the valid pixels whose surroundings the mesh does not fully cover.
 
@@ -192,6 +221,7 @@ class GridLayer:
         valid: ArrayLike | None = None,
         edge_threshold: float = DEFAULT_EDGE_THRESHOLD,
         depth_scale: float = 1.0,
+        cuts: tuple[ArrayLike, ArrayLike] | None = None,
     ) -> GridLayer:
         """Build a layer from an image and its depth, seen by ``intrinsics`` at ``world_to_camera``.
 
@@ -205,6 +235,9 @@ class GridLayer:
             edge_threshold: relative depth jump that breaks the mesh
                 (``inf`` never breaks: the "rubber sheet" baseline).
             depth_scale: depth bias of the layer (>= 1).
+            cuts: ``(cut_h, cut_v)``, ``(H, W-1)`` and ``(H-1, W)`` bool: the
+                mesh breaks exactly at these cut links (:func:`link_mask`)
+                instead of at ``edge_threshold``.
 
         Example:
             >>> cam = Intrinsics.from_focal(4, 3, 2.0)
@@ -223,6 +256,13 @@ class GridLayer:
         if (intrinsics.height, intrinsics.width) != (h, w):
             raise InputError(f"camera is {intrinsics.width}x{intrinsics.height}, image is {w}x{h}")
         vmask = vmask & np.isfinite(z) & (z > 0)
+        cut_h = cut_v = None
+        if cuts is not None:
+            cut_h, cut_v = (np.asarray(c, dtype=bool) for c in cuts)
+            if cut_h.shape != (h, max(w - 1, 0)) or cut_v.shape != (max(h - 1, 0), w):
+                raise InputError(
+                    f"cuts are {cut_h.shape} and {cut_v.shape}; expected {(h, w - 1)} and {(h - 1, w)}"
+                )
         if valid is not None and vmask.any() and not vmask.all():
             # keep only the bounding box of the valid pixels (fill layers are sparse)
             rows = np.flatnonzero(vmask.any(axis=1))
@@ -230,6 +270,8 @@ class GridLayer:
             r0, r1, c0, c1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
             if (r1 - r0, c1 - c0) != (h, w):
                 rgb, z, vmask = rgb[r0:r1, c0:c1], z[r0:r1, c0:c1], vmask[r0:r1, c0:c1]
+                if cut_h is not None and cut_v is not None:
+                    cut_h, cut_v = cut_h[r0:r1, c0 : c1 - 1], cut_v[r0 : r1 - 1, c0:c1]
                 h, w = r1 - r0, c1 - c0
                 intrinsics = Intrinsics(
                     intrinsics.fx, intrinsics.fy, intrinsics.cx - c0, intrinsics.cy - r0, w, h
@@ -238,6 +280,8 @@ class GridLayer:
         points = unproject(z, intrinsics, world_to_camera)
         if h < 2 or w < 2:
             mask = np.zeros((max(h - 1, 0), max(w - 1, 0)), np.uint8)
+        elif cut_h is not None and cut_v is not None:
+            mask = link_mask(cut_h, cut_v, vmask)
         else:
             mask = break_mask(z, vmask, edge_threshold)
         fp = footprint_pixels(mask, vmask) if h >= 2 and w >= 2 else np.flatnonzero(vmask)

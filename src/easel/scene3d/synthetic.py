@@ -246,3 +246,73 @@ def disocclusion_mask(
     same_surface = hi <= lo * 1.05
     seen |= inside & same_surface & (zs >= lo * (1 - rtol)) & (zs <= hi * (1 + rtol))
     return ~seen
+
+
+def occluder_scene(width: int = 1024, height: int = 768) -> tuple[SyntheticScene, Intrinsics]:
+    """A large disocclusion: a near textured panel (depth 2.5) before a textured wall (depth 8).
+
+    Example:
+        >>> scene, cam = occluder_scene(64, 48)
+        >>> view = scene.render(Camera(cam))
+        >>> float(view.depth.min()), float(view.depth.max())
+        (2.5, 8.0)
+    """
+    cam = Intrinsics.default(width, height)
+    scene = SyntheticScene()
+    aspect = height / width
+    scene.add_plane(
+        [-14.0, -14.0 * aspect - 2.0, 8.0], [28.0, 0, 0], [0, 28.0 * aspect + 4.0, 0], texture("coffee")
+    )
+    scene.add_plane([-0.7, -0.6, 2.5], [1.3, 0, 0], [0, 1.2, 0], texture("astronaut"))
+    return scene, cam
+
+
+def slanted_scene(width: int = 1024, height: int = 768) -> tuple[SyntheticScene, Intrinsics]:
+    """Slanted planes: a wall receding to the right (depth 4 to 11) and a tilted panel before it, a far wall behind.
+
+    Example:
+        >>> scene, cam = slanted_scene(64, 48)
+        >>> view = scene.render(Camera(cam))
+        >>> bool(view.depth[24, 10] < view.depth[24, 50])  # the slanted wall recedes to the right
+        True
+    """
+    cam = Intrinsics.default(width, height)
+    scene = SyntheticScene()
+    aspect = height / width
+    scene.add_plane(
+        [-20.0, -20.0 * aspect - 2.0, 14.0], [40.0, 0, 0], [0, 40.0 * aspect + 4.0, 0], texture("chelsea")
+    )
+    # a wall slanting away: from (x=-4, z=4) to (x=4, z=11); edges perpendicular
+    scene.add_plane([-5.0, -3.5, 3.5], [8.0, 0, 7.0], [0, 7.0, 0], texture("coffee"))
+    # a panel tilted towards the camera at its bottom, in front of the slanted wall
+    scene.add_plane([-0.9, -0.8, 2.8], [1.2, 0, 0], [0, 1.3, -0.4], texture("rocket"))
+    return scene, cam
+
+
+def pole_scene(width: int = 1024, height: int = 768) -> tuple[SyntheticScene, Intrinsics]:
+    """A thin pole (depth 3) before a textured wall (depth 7), and a box on the right.
+
+    Example:
+        >>> scene, cam = pole_scene(64, 48)
+        >>> view = scene.render(Camera(cam))
+        >>> float(view.depth[24, 30])  # the pole, just left of centre
+        3.0
+    """
+    cam = Intrinsics.default(width, height)
+    scene = SyntheticScene()
+    aspect = height / width
+    scene.add_plane(
+        [-14.0, -14.0 * aspect - 2.0, 7.0], [28.0, 0, 0], [0, 28.0 * aspect + 4.0, 0], texture("astronaut")
+    )
+    scene.add_plane([-0.2, -6.0, 3.0], [0.12, 0, 0], [0, 12.0, 0], texture("rocket"))
+    scene.add_box([1.2, 0.4, 3.6], [0.9, 0.9, 0.9], texture("chelsea"))
+    return scene, cam
+
+
+SCENES = {
+    "layered": layered_scene,
+    "occluder": occluder_scene,
+    "slanted": slanted_scene,
+    "pole": pole_scene,
+}
+"""The synthetic scenes with exact novel views, by name: ``SCENES[name](width, height)``."""

@@ -7,7 +7,10 @@
 * :mod:`easel.style.color` -- colour preservation;
 * :mod:`easel.style.grid` -- many contents x many styles, weight sweeps, contact sheets;
 * :mod:`easel.style.inputs` -- style files and folders, masks, transparency, the memory check;
-* :mod:`easel.style.recording` -- step images and animation frames (an ``on_step`` hook).
+* :mod:`easel.style.recording` -- step images and animation frames (an ``on_step`` hook);
+* :mod:`easel.style.video` -- :func:`stylize_video`: frame to frame without flicker (Ruder et al.);
+* :mod:`easel.style.flow` -- optical flow, warping, the occlusion mask;
+* :mod:`easel.style.frame_store` -- the resumable folder of finished frames.
 
 The encoder is :mod:`easel.nets.vgg`, the loop :mod:`easel.optim`, the scales
 :mod:`easel.pyramid`. Names are imported on first use: ``StyleOptions`` (and
@@ -44,6 +47,10 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "parse_style_spec",
         ],
         "easel.style.recording": ["SnapshotRecorder"],
+        "easel.style.video": ["StyledFrame", "stylize_video"],
+        "easel.style.video_options": ["VideoStyleOptions"],
+        "easel.style.flow": ["FlowLink", "flow_link", "optical_flow", "warp", "warping_error"],
+        "easel.style.frame_store": ["FrameStore"],
         "easel.style.grid": [
             "GridPlan",
             "GridReport",
@@ -54,5 +61,18 @@ __getattr__, __dir__, __all__ = lazy_exports(
             "sweep_sheet",
         ],
     },
-    submodules=["color", "grid", "inputs", "losses", "options", "recording", "tiling", "transfer"],
+    submodules=[
+        "color",
+        "flow",
+        "frame_store",
+        "grid",
+        "inputs",
+        "losses",
+        "options",
+        "recording",
+        "tiling",
+        "transfer",
+        "video",
+        "video_options",
+    ],
 )

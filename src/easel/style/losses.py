@@ -188,3 +188,59 @@ def total_loss(
     content = content_weight * content
     tv = tv_weight * tv_loss(image) if tv_weight and image is not None else zero
     return LossTerms(content + style + tv, content, style, tv, tuple(per_style))
+
+
+PIXEL_SCALE = 255.0
+"""The temporal loss measures colours in 0-255 units: an RMS deviation of one grey level is 1."""
+
+
+def temporal_loss(image: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Masked mean squared colour difference, in 0-255 units: ``Σ c (x - ω)² / (3 H W)``.
+
+    Args:
+        image: ``(N, 3, H, W)`` in [0, 1], the image being optimized.
+        target: ``(N, 3, H, W)`` in [0, 1], the earlier output warped to this frame (``ω``).
+        mask: ``(N, 1, H, W)`` in [0, 1], where the warp holds (``c``).
+
+    Example:
+        >>> x = torch.zeros(1, 3, 2, 2); target = torch.full((1, 3, 2, 2), 1 / 255)
+        >>> temporal_loss(x, target, torch.ones(1, 1, 2, 2)).item()
+        1.0
+    """
+    diff = (image.float() - target.float()) * PIXEL_SCALE
+    return (mask.float() * diff.pow(2)).sum() / float(diff.numel())
+
+
+@dataclass
+class TemporalTarget:
+    """Earlier outputs warped to the current frame, each with the mask where it holds.
+
+    The loss is ``weight · Σⱼ temporal_loss(x, ωⱼ, cⱼ)``: with long-term
+    consistency there is one pair per frame back, and each pixel counts only
+    for the nearest frame where it is consistent (Ruder et al.'s ``c_long``).
+
+    Attributes:
+        targets: ``(1, 3, H, W)`` float32 in [0, 1] warped earlier outputs, nearest first.
+        masks: ``(1, 1, H, W)`` float32 in [0, 1], one per target.
+        weight: the temporal weight.
+
+    Example:
+        >>> term = TemporalTarget([torch.zeros(1, 3, 2, 2)], [torch.ones(1, 1, 2, 2)], weight=2.0)
+        >>> term(torch.full((1, 3, 2, 2), 1 / 255)).item()
+        2.0
+    """
+
+    targets: list[torch.Tensor]
+    masks: list[torch.Tensor]
+    weight: float = 1.0
+
+    def __call__(self, image: torch.Tensor) -> torch.Tensor:
+        """The weighted temporal loss of ``image`` ``(1, 3, H, W)`` (float32 scalar)."""
+        total = torch.zeros((), device=image.device)
+        for target, mask in zip(self.targets, self.masks, strict=True):
+            if tuple(target.shape[-2:]) != tuple(image.shape[-2:]):
+                size = (int(image.shape[-2]), int(image.shape[-1]))
+                target = F.interpolate(target, size=size, mode="bilinear", align_corners=False)
+                mask = F.interpolate(mask, size=size, mode="area")
+            total = total + temporal_loss(image, target, mask)
+        return self.weight * total

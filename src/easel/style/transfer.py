@@ -47,7 +47,7 @@ from easel.options import options_dict
 from easel.progress import ProgressFn
 from easel.pyramid import shape_with_long_side
 from easel.style.color import match_color, transfer_luminance
-from easel.style.losses import LossTerms, StyleTarget, gram_matrix, total_loss
+from easel.style.losses import LossTerms, StyleTarget, TemporalTarget, gram_matrix, total_loss
 from easel.style.options import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_STYLE_LAYER_WEIGHTS,
@@ -74,6 +74,7 @@ __all__ = [
     "StyleResult",
     "StyleStep",
     "Stylizer",
+    "as_styles",
     "available_memory",
     "check_mask_shape",
     "estimate_memory",
@@ -237,6 +238,19 @@ def _as_style(item: StyleLike, index: int) -> Style:
     return style
 
 
+def as_styles(styles: Sequence[StyleLike]) -> list[Style]:
+    """Each item of ``styles`` as a checked :class:`Style` (the forms :func:`stylize` accepts).
+
+    Raises:
+        InputError: a style image too small, a bad weight or mask.
+
+    Example:
+        >>> [s.weight for s in as_styles([np.zeros((64, 64, 3), np.float32), (np.ones((64, 64, 3)), 0.5)])]
+        [1.0, 0.5]
+    """
+    return [_as_style(s, i) for i, s in enumerate(styles)]
+
+
 def check_mask_shape(mask_shape: tuple[int, int], content_shape: tuple[int, int], name: str = "mask") -> None:
     """A mask must have the content's size, or at least its aspect ratio (within 1 %).
 
@@ -342,6 +356,29 @@ class Stylizer:
         start = time.perf_counter()
         self.encoder = encoder if encoder is not None else self._load_encoder()
         self.load_seconds = time.perf_counter() - start
+
+    def with_options(self, options: StyleOptions) -> Stylizer:
+        """A stylizer for other per-run settings (iterations, scales, weights) sharing this one's
+        encoder, precision and cached style Grams; the encoder's settings must be the same.
+
+        Example:
+            >>> fine_only = stylizer.with_options(replace(stylizer.options, multiscale=False))  # doctest: +SKIP
+        """
+        opts = options.validate()
+        for name in ("model", "weights", "preprocessing", "pooling", "device", "precision", "channels_last"):
+            if getattr(opts, name) != getattr(self.options, name):
+                raise ValueError(f"with_options cannot change the encoder setting {name!r}")
+        needed = set(opts.content_layers) | set(opts.style_layers)
+        if not needed <= set(self.options.content_layers) | set(self.options.style_layers):
+            raise ValueError("with_options cannot use layers the encoder was not built for")
+        other = object.__new__(Stylizer)
+        other.options = opts
+        other.device = self.device
+        other.amp_dtype, other.precision_choice = self.amp_dtype, self.precision_choice
+        other._gram_cache = self._gram_cache
+        other.encoder = self.encoder
+        other.load_seconds = 0.0
+        return other
 
     @property
     def precision(self) -> str:
@@ -459,17 +496,25 @@ class Stylizer:
         init_image: ArrayLike | None = None,
         progress: ProgressFn | None = None,
         on_step: StyleHook | None = None,
+        temporal: TemporalTarget | None = None,
     ) -> StyleResult:
-        """Stylize ``content``; see :func:`stylize` for the arguments."""
+        """Stylize ``content``; see :func:`stylize` for the arguments.
+
+        ``temporal`` (video) adds a temporal loss towards earlier outputs warped to
+        this frame (:class:`~easel.style.losses.TemporalTarget`); its value is
+        reported as ``temporal`` in the losses. Not with tiles.
+        """
         opts = self.options.validate()
         t0 = time.perf_counter()
         content_img = as_float_rgb(content, name="content")
         if min(content_img.shape[:2]) < MIN_SIDE:
             h, w = content_img.shape[:2]
             raise InputError(f"content is only {w}x{h} px; at least {MIN_SIDE} px on a side is needed")
-        style_list = [_as_style(s, i) for i, s in enumerate(styles)]
+        style_list = as_styles(styles)
         if not style_list:
             raise InputError("at least one style image is needed")
+        if temporal is not None and opts.tile_size is not None:
+            raise InputError("a temporal loss (video) cannot be combined with tiles (tile_size)")
         for i, s in enumerate(style_list):
             if s.mask is not None:
                 check_mask_shape(s.mask.shape[:2], content_img.shape[:2], name=f"mask of style {i + 1}")
@@ -488,7 +533,7 @@ class Stylizer:
             image=content_img, scales=scales, options=opts.resolved(), precision=self.precision_record()
         )
         result.timings["setup"] = self.load_seconds
-        run = _Run(self, result, progress, on_step)
+        run = _Run(self, result, progress, on_step, temporal)
         current: torch.Tensor | None = None  # the image reached (at the scale before `shape`)
         reached = scales[0]
         stage = "stylize"
@@ -620,7 +665,9 @@ class _Run:
         result: StyleResult,
         progress: ProgressFn | None,
         on_step: StyleHook | None,
+        temporal: TemporalTarget | None = None,
     ) -> None:
+        self.temporal = temporal
         self.stylizer = stylizer
         self.result = result
         self.progress = progress
@@ -643,6 +690,7 @@ class _Run:
         stylizer, opts = self.stylizer, self.stylizer.options
         x = x0.detach().clone().requires_grad_(True)
         layer_weights = opts.layer_weights()
+        temporal = self.temporal
 
         def loss_fn() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             # The loss of the image as it will be written: pixels outside [0, 1] are clipped
@@ -662,6 +710,9 @@ class _Run:
             named = {"content": terms.content, "style": terms.style}
             if opts.tv_weight:
                 named["tv"] = terms.tv
+            if temporal is not None:
+                named["temporal"] = temporal(image)
+                return terms.total + named["temporal"], named
             return terms.total, named
 
         hook = None
@@ -714,6 +765,7 @@ class _Run:
                 "content": h["content"],
                 "style": h["style"],
                 "tv": h.get("tv", 0.0),
+                **({"temporal": h["temporal"]} if "temporal" in h else {}),
             }
             for h in out.history
         )

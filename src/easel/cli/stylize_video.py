@@ -1,0 +1,512 @@
+"""``easel stylize-video``: flicker-free style transfer of a video or a photo burst, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from easel.cli._common import (
+    CommandContext,
+    add_max_size,
+    add_output,
+    new_plan,
+    positive_float,
+    save_record,
+)
+from easel.errors import InputError
+from easel.style.options import MIN_SIDE
+from easel.text import plural
+
+if TYPE_CHECKING:
+    from easel.cli._gallery import Gallery
+    from easel.style.frame_store import FrameStore
+    from easel.style.transfer import Style
+    from easel.style.video_options import VideoStyleOptions
+
+log = logging.getLogger(__name__)
+
+NAME = "stylize-video"
+HELP = "style transfer for videos and photo bursts, without flicker (optical flow, resumable)"
+ORDER = 35
+DESCRIPTION = """\
+Neural style transfer of every frame of a video (or a folder of frames),
+consistent from frame to frame after Ruder et al. (2016): optical flow between
+consecutive input frames (OpenCV DIS; --flow-method farneback) carries each
+stylized frame to the next one, which starts from it and keeps close to it
+wherever the flow is consistent (a temporal loss; occlusions and motion
+boundaries are left free). --long-term K looks back K frames. The first frame
+runs easel stylize's full coarse-to-fine schedule (--iterations-first at the
+finest scale); each later frame needs only --iterations from its warped start.
+
+Every option of easel stylize that applies per frame works with the same name
+(weights, layers, --size, --preserve-color, --weights, --seed, --device,
+--mask). The style Grams are computed once for all frames.
+
+Resumable: each finished frame is saved at once in a work folder beside OUT
+(OUT.frames/, or OUT itself when OUT is a folder of PNG frames) with a state
+file pinning the arguments. A killed run, started again with the same
+arguments, continues after the last finished frame and gives the same frames;
+the final encode happens once at the end (--reencode redoes only that, e.g.
+at another --fps). Delete the work folder when you no longer need it.
+
+OUT is .mp4/.webm (the source's audio copied in), .gif, a folder of PNG
+frames, or an image (.png/.jpg): a contact sheet of the frames. Output runs at
+the source's frame rate (--fps for a folder, default 12). Bursts: --no-flow
+stylizes every frame from scratch with the same style targets; a frame the
+previous one does not cover (a cut; --min-overlap) starts from scratch too.
+"""
+EPILOG = """\
+examples:
+  easel stylize-video clip.mp4 --style starry.jpg -o starry.mp4 --size 512
+  easel stylize-video clip.mp4 --style starry.jpg -o starry.mp4 --long-term 3 --iterations 40
+  easel stylize-video timelapse/ --style scream.jpg:0.5 --style starry.jpg -o out.mp4 --fps 30
+  easel stylize-video burst/ --style starry.jpg --no-flow -o burst.gif
+  easel stylize-video burst/ --style starry.jpg --no-flow -o sheet.png
+  easel stylize-video clip.mp4 --style starry.jpg -o starry.mp4 --reencode --fps 24
+"""
+
+STATE_IN_FOLDER = ".easel-stylize-video.json"
+"""The state file's name when OUT is itself the folder of frames."""
+SHEET_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+DEFAULT_FOLDER_FPS = 12.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``easel stylize-video``'s arguments and options (from :class:`VideoStyleOptions`).
+
+    Example:
+        >>> parser = argparse.ArgumentParser(prog="easel stylize-video")
+        >>> add_arguments(parser)
+        >>> args = parser.parse_args(["clip.mp4", "--style", "starry.jpg", "-o", "art.mp4", "--no-flow"])
+        >>> args.flow, args.iterations, args.long_term
+        (False, None, 1)
+    """
+    from easel.cli._options import add_options, argument_group
+    from easel.cli.stylize import style_spec_arg
+    from easel.style.video_options import VideoStyleOptions
+
+    parser.add_argument(
+        "input", type=Path, metavar="INPUT", help="a video file, or a folder of frames (a photo burst)"
+    )
+    parser.add_argument(
+        "-s",
+        "--style",
+        type=style_spec_arg,
+        action="append",
+        required=True,
+        metavar="STYLE[:W]",
+        help="style image with optional weight, repeatable: --style a.jpg --style b.jpg:0.45",
+    )
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MASK",
+        help="region mask for the style of the same position (white = style applies), for every frame",
+    )
+    add_options(parser, VideoStyleOptions, exclude=("tile_size", "tile_overlap"))
+    add_max_size(parser)
+    video = argument_group(parser, "video")
+    video.add_argument(
+        "--fps",
+        type=positive_float,
+        default=None,
+        help=f"output frame rate (default: the source's; {DEFAULT_FOLDER_FPS:g} for a folder)",
+    )
+    video.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
+    video.add_argument(
+        "--reencode",
+        action="store_true",
+        help="only encode OUT again from the finished frames in the work folder",
+    )
+    add_output(
+        parser,
+        "clip.mp4, clip.webm, clip.gif, a folder for PNG frames (frames/), or sheet.png for a contact sheet",
+    )
+
+
+def _kind(out: Path) -> str:
+    from easel.io.video import video_format
+
+    suffix = out.suffix.lower()
+    if suffix in SHEET_SUFFIXES:
+        return "sheet"
+    try:
+        return video_format(out)
+    except InputError:
+        raise InputError(
+            f"-o {out}: unsupported format {suffix!r}; use .mp4, .webm, .gif, a folder (no suffix) "
+            f"for PNG frames, or {', '.join(SHEET_SUFFIXES)} for a contact sheet"
+        ) from None
+
+
+def _state(
+    args: argparse.Namespace, options: VideoStyleOptions, styles: list[tuple[Path, float]]
+) -> dict[str, Any]:
+    """What the stored frames depend on: the inputs and every option that changes a frame."""
+    from easel.devices import resolve_device
+    from easel.options import options_dict
+    from easel.style.frame_store import file_fingerprint
+
+    resolved = options_dict(options.resolved())
+    resolved["device"] = str(resolve_device(options.device))
+    return {
+        "input": file_fingerprint(args.input),
+        "styles": [{**file_fingerprint(p), "weight": w} for p, w in styles],
+        "masks": [file_fingerprint(m) for m in args.mask],
+        "max_size": args.max_size,
+        "options": resolved,
+    }
+
+
+def _skipped_notice(folder: Path, ctx: CommandContext) -> None:
+    from easel.io.video import SEQUENCE_SUFFIXES
+
+    others = sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() not in SEQUENCE_SUFFIXES
+    )
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        ctx.notice(
+            f"{folder}: skipped {plural(len(others), 'file')} that {'is' if len(others) == 1 else 'are'} not an image ({shown})"
+        )
+
+
+def _load_styles(
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    styles: list[tuple[Path, float]],
+    frame_shape: tuple[int, int],
+) -> list[Style]:
+    from easel.io.images import read_image
+    from easel.style.inputs import load_style_image
+    from easel.style.transfer import Style, check_mask_shape
+
+    notes: list[str] = []
+    out = []
+    with ctx.timed("read"):
+        for index, (path, weight) in enumerate(styles):
+            rgb = load_style_image(path, "style", args.max_size, notes)
+            mask = None
+            if index < len(args.mask):
+                loaded = read_image(args.mask[index], max_size=None)
+                check_mask_shape(loaded.original_shape, frame_shape, name=str(args.mask[index]))
+                mask = loaded.rgb.mean(axis=2)
+            out.append(Style(rgb, weight=weight, mask=mask, key=str(path.resolve())))
+    for note in notes:
+        ctx.notice(note)
+    return out
+
+
+def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
+    """Run ``easel stylize-video`` with parsed ``args``; return the exit code (``None``: 0).
+
+    Example:
+        >>> from easel.cli import main
+        >>> main(["stylize-video", "clip.mp4", "--style", "starry.jpg", "-o", "art.mp4"])  # doctest: +SKIP
+        0
+    """
+    from easel.cli._options import options_from_args
+    from easel.io.video import read_frames
+    from easel.io.video.png_frames import check_frame_folder
+    from easel.style.frame_store import FrameStore
+    from easel.style.inputs import expand_style_paths
+    from easel.style.video_options import VideoStyleOptions
+
+    options: VideoStyleOptions = options_from_args(VideoStyleOptions, args).validate()
+    styles = expand_style_paths(args.style)
+    if len(args.mask) > len(styles):
+        raise InputError(
+            f"{len(args.mask)} --mask options for {len(styles)} --style images (one mask per style, in order)"
+        )
+    for path in (args.input, *(p for p, _ in styles), *args.mask):
+        if not path.exists():
+            raise InputError(f"{path}: no such file or folder")
+    kind = _kind(args.output)
+    state = _state(args, options, styles)
+
+    # every file this run writes, checked before a frame is decoded or the encoder loads
+    plan = new_plan(args, [args.input, *(p for p, _ in styles), *args.mask])
+    if kind == "frames":
+        out = plan.folder(args.output, option="-o", resume=True)
+        check_frame_folder(out)
+        store = FrameStore(out, STATE_IN_FOLDER)
+        resuming = not args.overwrite and store.matches(state)
+        plan.record(out, refresh=resuming)
+    else:
+        work = Path(f"{args.output}.frames")
+        store = FrameStore(work)
+        resuming = not args.overwrite and store.matches(state)
+        suffixes = SHEET_SUFFIXES if kind == "sheet" else (f".{kind}",)
+        out = plan.file(args.output, option="-o", suffixes=suffixes, refresh=bool(args.reencode))
+        plan.record(out, refresh=resuming)
+        plan.folder(work, option="the work folder", resume=True)
+    if args.reencode:
+        if args.overwrite:
+            raise InputError(
+                "--reencode encodes the finished frames again; it cannot start over (--overwrite)"
+            )
+        if kind == "frames":
+            raise InputError("--reencode: OUT is the folder of frames itself; there is nothing to encode")
+        if not store.matches(state):
+            raise InputError(
+                f"--reencode: {store.folder} holds no finished frames of these arguments; run without --reencode"
+            )
+    if not args.overwrite:  # before the plan's check, which probes the folder with a file
+        store.check(state)
+    plan.check()
+
+    frames = read_frames(args.input, max_size=options.size)
+    if frames.info.is_sequence:
+        _skipped_notice(args.input, ctx)
+    fps = args.fps or frames.info.fps or DEFAULT_FOLDER_FPS
+    total = frames.info.num_frames
+    if args.reencode:
+        done = store.finished()
+        if total is not None and not frames.info.frames_estimated and done < total:
+            raise InputError(
+                f"--reencode: only {done} of {total} frames are finished in {store.folder}; "
+                "run without --reencode to continue"
+            )
+        return _finish(args, ctx, options, store, out, kind, fps, [], "finished", done)
+    stream = iter(frames)
+    first = next(stream, None)  # a file with no decodable frame fails here, before the model loads
+    if first is None:
+        raise InputError(f"{args.input}: has no frames")
+    height, width = frames.info.shape  # the source's, as `easel stylize` checks its content
+    if min(height, width) < MIN_SIDE:
+        raise InputError(
+            f"{args.input}: frames are only {width}x{height} px; style transfer needs at least {MIN_SIDE} px "
+            "on a side"
+        )
+    style_list = _load_styles(args, ctx, styles, frames.info.shape)
+    return _stylize(
+        args, ctx, options, store, out, kind, fps, itertools.chain([first], stream), style_list, total, state
+    )
+
+
+def _stylize(
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    options: VideoStyleOptions,
+    store: FrameStore,
+    out: Path,
+    kind: str,
+    fps: float,
+    frames: Any,
+    styles: list[Style],
+    total: int | None,
+    state: dict[str, Any],
+) -> int:
+    from easel.style.transfer import Stylizer
+    from easel.style.video import stylize_video
+
+    fresh = bool(args.overwrite)
+    store.open(state, fresh=fresh)
+    resumed = 0 if fresh else store.finished()
+    if resumed:
+        ctx.notice(f"continuing after {plural(resumed, 'finished frame')} in {store.folder}")
+    with ctx.timed("load_model"):
+        stylizer = Stylizer(options.first_frame_options())
+    summaries: list[dict[str, Any]] = []
+    status = "finished"
+    count = 0
+    bad = 0
+    try:
+        with ctx.timed("stylize"):
+            for frame in stylize_video(
+                frames,
+                styles,
+                options,
+                progress=ctx.progress,
+                resume=store if not fresh else (),
+                num_frames=total,
+                stylizer=stylizer,
+            ):
+                if frame.status == "interrupted":
+                    status = "interrupted"
+                    break
+                if frame.start != "resumed":
+                    store.save(frame.index, frame.image)
+                    summaries.append(frame.summary())
+                    if frame.status == "non-finite":
+                        bad += 1
+                    if frame.message:
+                        ctx.notice(f"frame {frame.index + 1}: {frame.message}")
+                count = frame.index + 1
+    except KeyboardInterrupt:
+        status = "interrupted"
+    if status == "interrupted":
+        return _interrupted(args, ctx, options, out, summaries, count, total)
+    code = _finish(args, ctx, options, store, out, kind, fps, summaries, status, count)
+    return 1 if code == 0 and bad else code
+
+
+def _interrupted(
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    options: VideoStyleOptions,
+    out: Path,
+    summaries: list[dict[str, Any]],
+    count: int,
+    total: int | None,
+) -> int:
+    _record(args, ctx, options, out, "interrupted", {"frames_done": count, "frames": summaries})
+    of = f" of {total}" if total else ""
+    ctx.notice(
+        f"interrupted after {plural(count, 'finished frame')}{of}; run the same command again to continue"
+    )
+    return ctx.interrupted_exit_code()
+
+
+def _finish(
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    options: VideoStyleOptions,
+    store: FrameStore,
+    out: Path,
+    kind: str,
+    fps: float,
+    summaries: list[dict[str, Any]],
+    status: str,
+    count: int,
+) -> int:
+    """The final encode (once, from the stored frames), the audio, the record."""
+    from easel.io.images import write_image
+    from easel.io.video import VideoWriter
+    from easel.io.video.audio import copy_audio
+    from easel.progress import report
+    from easel.style.grid import contact_sheet
+
+    audio = None
+    try:
+        with ctx.timed("encode"):
+            if kind == "sheet":
+                columns = max(1, round(count**0.5))
+                images = [store[i] for i in range(count)]
+                rows = [images[i : i + columns] for i in range(0, count, columns)]
+                write_image(out, contact_sheet(rows, cell_size=192))
+            elif kind != "frames":
+                with VideoWriter(out, fps=fps) as writer:
+                    for index in range(count):
+                        writer.write(store[index])
+                        report(ctx.progress, "encode", index + 1, count)
+                if kind in ("mp4", "webm") and not args.no_audio:
+                    audio = copy_audio(out, args.input)
+    except KeyboardInterrupt:
+        _record(args, ctx, options, out, "interrupted", {"frames_done": count, "frames": summaries})
+        ctx.notice(f"interrupted while encoding; the frames are in {store.folder}: run with --reencode")
+        return ctx.interrupted_exit_code()
+    _record(
+        args,
+        ctx,
+        options,
+        out,
+        status,
+        {
+            "frames_done": count,
+            "fps": fps,
+            "work_folder": str(store.folder),
+            "audio": audio,
+            "frames": summaries,
+        },
+    )
+    sound = f", audio {audio}" if audio else ""
+    what = "contact sheet of " if kind == "sheet" else ""
+    ctx.done(
+        f"wrote {out} ({what}{plural(count, 'frame')}{'' if kind == 'sheet' else f', {fps:g} fps'}{sound})"
+    )
+    return 0
+
+
+def _record(
+    args: argparse.Namespace,
+    ctx: CommandContext,
+    options: VideoStyleOptions,
+    out: Path,
+    status: str,
+    extra: dict[str, Any],
+) -> None:
+    from easel.devices import resolve_device
+    from easel.options import options_dict
+
+    resolved = options_dict(options.resolved())
+    resolved["device"] = str(resolve_device(options.device))
+    resolved.update(
+        input=args.input,
+        style=args.style,
+        mask=args.mask,
+        max_size=args.max_size,
+        fps=args.fps,
+        no_audio=args.no_audio,
+        reencode=args.reencode,
+        output=out,
+    )
+    inputs = [args.input, *(p for p, _ in args.style), *args.mask]
+    save_record(out, args, ctx, inputs=inputs, options=resolved, status=status, extra=extra)
+
+
+def demo(gallery: Gallery) -> None:
+    """A short synthetic pan stylized frame to frame, with a random-weight VGG-19 when real weights are absent.
+
+    Example:
+        >>> from easel.cli._gallery import Gallery
+        >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
+    """
+    from easel import weights
+    from easel.image import resize
+    from easel.io.video import write_video
+    from easel.nets.vgg import save_random_vgg19
+    from easel.samples import sample_image
+
+    side = 64 if gallery.quick else 160
+    photo = sample_image("chelsea")
+    frames = []
+    num = 4 if gallery.quick else 12
+    h, w = photo.shape[:2]
+    crop = min(h, w) * 2 // 3
+    for t in range(num):  # a slow pan across the photo
+        x = (w - crop) * t // max(1, num - 1)
+        frames.append(resize(photo[(h - crop) // 2 : (h + crop) // 2, x : x + crop], (side, side)))
+    clip = gallery.path("inputs/video_pan.mp4")
+    write_video(clip, frames, fps=8)
+    style = gallery.sample("immunohistochemistry", max_size=256)
+    extra: list[str] = []
+    note = "Caffe VGG-19 weights."
+    if not weights.is_present("vgg19-caffe"):
+        path = gallery.path("vgg19-random-init.pth")
+        if not path.exists():
+            save_random_vgg19(path, seed=0)
+        extra = ["--weights", str(path)]
+        note = "ENCODER IS A RANDOM-INITIALIZED VGG-19 (real weights not cached), so the texture is not painterly."
+    out = gallery.path("stylize_video.mp4")
+    gallery.run(
+        "Neural style transfer",
+        "a panning clip stylized frame to frame (flow-warped starts, temporal loss)",
+        [
+            "stylize-video",
+            str(clip),
+            "--style",
+            str(style),
+            "-o",
+            str(out),
+            "--size",
+            str(side),
+            "--iterations-first",
+            "10",
+            "--coarse-iterations",
+            "20",
+            "--iterations",
+            "8",
+            *extra,
+        ],
+        [clip, style],
+        [out],
+        note=note,
+    )

@@ -1,0 +1,17 @@
+"""Batch jobs: run many tasks on a local process pool or a Ray cluster.
+
+The engine is generic (it runs module-level functions on payloads); the CLI's
+``easel batch`` turns a manifest into tasks that each run one easel command.
+
+Example:
+    >>> from easel.jobs import Task, run_tasks
+    >>> outcomes = run_tasks(my_function, [Task("a", 1), Task("b", 2)], engine="local")  # doctest: +SKIP
+    >>> [o.value for o in outcomes]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from easel.jobs.engine import ENGINES, run_tasks
+from easel.jobs.tasks import LOST_RETRIES, Outcome, Task, TaskFailed
+
+__all__ = ["ENGINES", "LOST_RETRIES", "Outcome", "Task", "TaskFailed", "run_tasks"]

@@ -1,0 +1,172 @@
+"""The local engine: a process pool on this machine (nothing to start or install).
+
+Workers are *spawned* (a fresh interpreter each: no forked torch or CUDA state)
+and live for the whole batch, so what a worker loads once (model weights, see
+:func:`easel.nets.vgg.load_encoder`) serves every task it runs. There are as many
+workers as cores, each with ``cores / workers`` threads, or, when a task uses a
+GPU and GPUs are present, one worker per GPU, each seeing only its own
+(``CUDA_VISIBLE_DEVICES``).
+
+A worker that dies during a task (killed, out of memory) breaks the pool: the
+tasks it was running are lost, a new pool is started and they run again (up to
+:data:`~easel.jobs.tasks.LOST_RETRIES` times); finished tasks are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from easel.jobs.tasks import (
+    Attempts,
+    Outcome,
+    OutcomeFn,
+    Task,
+    TaskFn,
+    call_task,
+    describe_failure,
+    gpu_ids,
+)
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 30.0
+"""How long stopped workers get to save what they can before they are killed."""
+
+
+def default_workers(tasks: Sequence[Task]) -> int:
+    """Workers for ``tasks``: one per GPU when a task uses one and GPUs exist, else one per core.
+
+    Never more than there are tasks.
+
+    Example:
+        >>> default_workers([Task("a", None)]) >= 1
+        True
+    """
+    gpus = len(gpu_ids()) if any(t.gpu for t in tasks) else 0
+    count = gpus if gpus > 0 else (os.cpu_count() or 1)
+    return max(1, min(count, len(tasks)))
+
+
+def _init_worker(threads: int, gpu_queue: Any) -> None:
+    """Set up one worker process: its thread count, its GPU, and its own process group."""
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, str(threads))
+    if gpu_queue is not None:  # before anything imports torch in this process
+        with contextlib.suppress(Exception):
+            os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_queue.get(timeout=5))
+    # Ctrl-C in a terminal reaches the whole process group: the batch stops its workers itself,
+    # with one SIGTERM each, so a worker is not interrupted twice while it saves
+    with contextlib.suppress(OSError):
+        os.setpgrp()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _new_pool(workers: int, gpus: list[str]) -> ProcessPoolExecutor:
+    context = multiprocessing.get_context("spawn")
+    queue = None
+    if gpus:
+        queue = context.Queue()
+        for index in range(workers):
+            queue.put(gpus[index % len(gpus)])
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(threads, queue)
+    )
+
+
+def _stop(pool: ProcessPoolExecutor, running: dict[Future[Any], Task]) -> None:
+    """Cancel what has not started, SIGTERM the workers, give them time to save, then kill."""
+    processes = list(getattr(pool, "_processes", {}).values())  # the pool's workers (no public accessor)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive() and process.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(process.pid, signal.SIGTERM)
+    if running:
+        wait(running, timeout=STOP_GRACE_S)
+    for process in processes:
+        process.join(timeout=1.0)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5.0)
+
+
+def run_local(
+    fn: TaskFn,
+    tasks: Sequence[Task],
+    *,
+    workers: int | None = None,
+    retries: int = 0,
+    on_outcome: OutcomeFn | None = None,
+) -> list[Outcome]:
+    """Run the tasks on a spawned process pool; see :func:`easel.jobs.engine.run_tasks`.
+
+    Example:
+        >>> run_local(abs, [Task("a", -1)], workers=1)  # doctest: +SKIP
+    """
+    if not tasks:
+        return []
+    workers = max(1, min(workers or default_workers(tasks), len(tasks)))
+    gpus = gpu_ids() if any(t.gpu for t in tasks) else []
+    book = Attempts(retries)
+    pending: deque[Task] = deque(tasks)
+    outcomes: list[Outcome] = []
+
+    def finish(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    while pending:
+        pool = _new_pool(workers, gpus)
+        running: dict[Future[Any], Task] = {}
+        broken = False
+        try:
+            while (pending and not broken) or running:
+                # at most one task per worker in flight: a broken pool loses only those
+                while pending and not broken and len(running) < workers:
+                    task = pending.popleft()
+                    attempt = book.start(task.key)
+                    try:
+                        running[pool.submit(call_task, fn, task.payload, attempt)] = task
+                    except BrokenProcessPool:
+                        book.started[task.key] -= 1
+                        pending.appendleft(task)
+                        broken = True
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    task = running.pop(future)
+                    attempts = book.started[task.key]
+                    try:
+                        value, seconds = future.result()
+                    except BrokenProcessPool:
+                        broken = True
+                        if book.again_after_loss(task.key):
+                            log.info("%s: its worker died; running it again", task.key)
+                            pending.append(task)
+                        else:
+                            finish(Outcome(task.key, error="its worker died every time", attempts=attempts))
+                    except Exception as exc:
+                        if book.again_after_failure(task.key, exc):
+                            log.info("%s failed (%s); running it again", task.key, describe_failure(exc))
+                            pending.append(task)
+                        else:
+                            finish(Outcome(task.key, error=describe_failure(exc), attempts=attempts))
+                    else:
+                        finish(Outcome(task.key, value=value, attempts=attempts, seconds=seconds))
+        except BaseException:
+            _stop(pool, running)
+            raise
+        pool.shutdown(wait=True, cancel_futures=True)
+    return outcomes
