@@ -347,7 +347,7 @@ def test_api_check_clip_output(tmp_path: Path) -> None:
 
 def test_api_write_clip_writes_all_and_reports_interruptions(tmp_path: Path, view, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from easel.cameras import read_camera_path
-    from easel.scene3d.ply import read_ply
+    from easel.io.ply import read_ply
 
     clip = kenburns(view.image, view.depth, duration_s=0.4, fps=10, shift=(0.03, 0.0))
     result = write_clip(clip, tmp_path / "f", export_ply=tmp_path / "c.ply", export_path=tmp_path / "p.json")

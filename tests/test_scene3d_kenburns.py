@@ -120,7 +120,7 @@ def test_cli_mp4(tmp_path: Path, rgbd_files) -> None:  # type: ignore[no-untyped
 
 def test_cli_frames_ply_and_path(tmp_path: Path, rgbd_files) -> None:  # type: ignore[no-untyped-def]
     from easel.cameras import read_camera_path
-    from easel.scene3d.ply import read_ply
+    from easel.io.ply import read_ply
 
     frames = tmp_path / "frames"
     ply = tmp_path / "cloud.ply"

@@ -166,7 +166,7 @@ def test_get_inpainter_errors() -> None:
 
 
 def test_point_cloud_and_ply(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from easel.scene3d.ply import read_ply, write_ply
+    from easel.io.ply import read_ply, write_ply
 
     _, image, depth = _two_planes()
     layer = GridLayer.from_rgbd(image, depth, _camera())

@@ -129,6 +129,27 @@ class Gallery:
         """Where a demo output called ``filename`` goes."""
         return self.out_dir / filename
 
+    def vgg19(self, what_differs: str) -> tuple[list[str], str]:
+        """The ``--weights`` arguments and the note for a demo on VGG-19.
+
+        The real Caffe VGG-19 when it is cached (no arguments); otherwise a
+        random-initialized one in the real format, made once in the gallery, and
+        a note that says so and what it changes (``what_differs``).
+        """
+        from easel import weights
+        from easel.nets.vgg import save_random_vgg19
+
+        if weights.is_present("vgg19-caffe"):
+            return [], "Caffe VGG-19 weights."
+        path = self.path("vgg19-random-init.pth")
+        if not path.exists():
+            save_random_vgg19(path, seed=0)
+        note = (
+            "ENCODER IS A RANDOM-INITIALIZED VGG-19 (real weights not cached: `easel weights download "
+            f"vgg19-caffe`), so {what_differs}."
+        )
+        return ["--weights", str(path)], note
+
     def run(
         self,
         section: str,

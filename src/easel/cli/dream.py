@@ -238,21 +238,9 @@ def demo(gallery: Gallery) -> None:
         >>> from easel.cli._gallery import Gallery
         >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
     """
-    from easel import weights
-    from easel.nets.vgg import save_random_vgg19
 
     photo = gallery.sample("astronaut", max_size=256)
-    extra: list[str] = []
-    note = "Caffe VGG-19 weights."
-    if not weights.is_present("vgg19-caffe"):
-        path = gallery.path("vgg19-random-init.pth")
-        if not path.exists():
-            save_random_vgg19(path, seed=0)
-        extra = ["--weights", str(path)]
-        note = (
-            "ENCODER IS A RANDOM-INITIALIZED VGG-19 (real weights not cached: `easel weights download "
-            "vgg19-caffe`), so the patterns are not the eyes and pagodas real weights dream."
-        )
+    extra, note = gallery.vgg19("the patterns are not the eyes and pagodas real weights dream")
     out = gallery.path("dream.png")
     gallery.run(
         "DeepDream",

@@ -491,23 +491,11 @@ def demo(gallery: Gallery) -> None:
         >>> from easel.cli._gallery import Gallery
         >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
     """
-    from easel import weights
-    from easel.nets.vgg import save_random_vgg19
 
     content = gallery.sample("astronaut", max_size=256)
     style = gallery.sample("immunohistochemistry", max_size=256)
     style2 = gallery.sample("hubble_deep_field", max_size=256)
-    extra: list[str] = []
-    note = "Caffe VGG-19 weights."
-    if not weights.is_present("vgg19-caffe"):
-        path = gallery.path("vgg19-random-init.pth")
-        if not path.exists():
-            save_random_vgg19(path, seed=0)
-        extra = ["--weights", str(path)]
-        note = (
-            "ENCODER IS A RANDOM-INITIALIZED VGG-19 (real weights not cached: `easel weights download "
-            "vgg19-caffe`), so the texture is not the painterly one real weights give."
-        )
+    extra, note = gallery.vgg19("the texture is not the painterly one real weights give")
     out = gallery.path("stylize.png")
     gallery.run(
         "Neural style transfer",

@@ -459,10 +459,8 @@ def demo(gallery: Gallery) -> None:
         >>> from easel.cli._gallery import Gallery
         >>> demo(Gallery(Path("outputs/demo")))  # doctest: +SKIP
     """
-    from easel import weights
     from easel.image import resize
     from easel.io.video import write_video
-    from easel.nets.vgg import save_random_vgg19
     from easel.samples import sample_image
 
     side = 64 if gallery.quick else 160
@@ -477,14 +475,7 @@ def demo(gallery: Gallery) -> None:
     clip = gallery.path("inputs/video_pan.mp4")
     write_video(clip, frames, fps=8)
     style = gallery.sample("immunohistochemistry", max_size=256)
-    extra: list[str] = []
-    note = "Caffe VGG-19 weights."
-    if not weights.is_present("vgg19-caffe"):
-        path = gallery.path("vgg19-random-init.pth")
-        if not path.exists():
-            save_random_vgg19(path, seed=0)
-        extra = ["--weights", str(path)]
-        note = "ENCODER IS A RANDOM-INITIALIZED VGG-19 (real weights not cached), so the texture is not painterly."
+    extra, note = gallery.vgg19("the texture is not the painterly one real weights give")
     out = gallery.path("stylize_video.mp4")
     gallery.run(
         "Neural style transfer",

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 
 from easel.devices import device_option
+from easel.nets.options import PRECISIONS, model_option, precision_option, weights_option
 from easel.nets.registry import PREPROCESSING as MODEL_PREPROCESSING
 from easel.nets.vgg_layers import LAYERS
 from easel.options import OptionError, option
@@ -54,7 +55,6 @@ MAX_ZOOM = 2.0
 MAX_ROTATE = 45.0
 """The largest rotation (degrees) between two frames of a zoom video."""
 MAX_ZOOM_FRAMES = 100_000
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 _OBJECTIVE = "objective"
 _OCTAVES = "octaves and steps"
@@ -179,21 +179,9 @@ class DreamOptions:
         metavar="PX",
         group=_OCTAVES,
     )
-    model: str = option(
-        "vgg19-caffe",
-        help="encoder weights from the registry",
-        choices=tuple(MODEL_PREPROCESSING),
-        group=_ENCODER,
-    )
-    weights: str | os.PathLike[str] | None = option(
-        None, help="use this local weights file instead of the cached --model", metavar="PATH", group=_ENCODER
-    )
-    precision: str = option(
-        "auto",
-        help="autocast precision (default auto: the faster of fp32 and bf16 here, measured once and cached)",
-        choices=PRECISIONS,
-        group=_ENCODER,
-    )
+    model: str = model_option(_ENCODER)
+    weights: str | os.PathLike[str] | None = weights_option(_ENCODER)
+    precision: str = precision_option(_ENCODER)
     device: str = device_option()
     seed: int | None = option(0, help="random seed, for reproducible results")
 

@@ -573,21 +573,6 @@ def write_point_cloud(path: str | os.PathLike[str], points: np.ndarray, colors: 
     Example:
         >>> write_point_cloud("cloud.ply", np.zeros((1, 3)), np.ones((1, 3)))  # doctest: +SKIP
     """
-    pts = np.asarray(points, dtype=np.float32).reshape(-1, 3)
-    c8 = to_uint8(np.asarray(colors, dtype=np.float32).reshape(-1, 3))
-    rec = np.empty(
-        len(pts), dtype=[("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("r", "u1"), ("g", "u1"), ("b", "u1")]
-    )
-    rec["x"], rec["y"], rec["z"] = pts[:, 0], pts[:, 1], pts[:, 2]
-    rec["r"], rec["g"], rec["b"] = c8[:, 0], c8[:, 1], c8[:, 2]
-    header = (
-        "ply\nformat binary_little_endian 1.0\ncomment written by easel flythrough (COLMAP world)\n"
-        f"element vertex {len(pts)}\n"
-        "property float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
-    )
-    out = Path(path)
-    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
-        fh.write(header.encode("ascii"))
-        fh.write(rec.tobytes())
-    return out
+    from easel.io.ply import write_ply
+
+    return write_ply(path, points, colors, opengl=False, comment="written by easel flythrough (COLMAP world)")

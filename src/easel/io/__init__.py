@@ -1,4 +1,4 @@
-"""Input and output: images, videos, atomic writes, run records."""
+"""Input and output: images, videos, PLY point clouds, atomic writes, the output plan, input guard, run records."""
 
 from easel.io.atomic import (
     atomic_dir,

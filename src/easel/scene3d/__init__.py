@@ -18,7 +18,6 @@ Modules:
     clipwriter: :func:`~easel.scene3d.clipwriter.write_clip` (the clip, its point
         cloud and camera path, with progress and Ctrl-C keeping the frames so far).
     synthetic: ray-cast RGB-D scenes with exact ground truth.
-    ply: coloured point-cloud export.
     depth_edges: depth edges of an RGB-D image (smoothing, cut links, linked boundaries).
     ldi: the layered depth image, with the background inpainted behind every occluding edge.
     mesh: the layers as one triangle mesh (trimesh; PLY and GLB files).

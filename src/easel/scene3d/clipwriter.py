@@ -208,8 +208,8 @@ def write_clip(
         75
     """
     from easel.cameras import write_camera_path
+    from easel.io.ply import write_ply
     from easel.io.video import VideoWriter, video_format
-    from easel.scene3d.ply import write_ply
 
     out = Path(output)
     settings = (encode or EncodeOptions()).validate(video_format(output))

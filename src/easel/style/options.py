@@ -23,6 +23,7 @@ import os
 from dataclasses import dataclass, replace
 
 from easel.devices import device_option
+from easel.nets.options import PRECISIONS, model_option, precision_option, weights_option
 from easel.nets.registry import PREPROCESSING as MODEL_PREPROCESSING
 from easel.nets.vgg_layers import LAYERS, POOLINGS, PREPROCESSINGS
 from easel.options import OptionError, option
@@ -45,7 +46,6 @@ DEFAULT_STYLE_LAYER_WEIGHTS = (1.0, 0.75, 0.2, 0.2, 0.2)
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 INIT_CHOICES = ("content", "noise", "style")
 OPTIMIZERS = ("lbfgs", "adam")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MIN_SIDE = 32
 """Smallest side (px) of a content or style image that carries usable features."""
 MULTISCALE_ITERATIONS = 80
@@ -172,28 +172,15 @@ class StyleOptions:
         group=_LOSSES,
     )
     pooling: str = option("max", help="pooling of the encoder", choices=POOLINGS, group=_ENCODER)
-    model: str = option(
-        "vgg19-caffe",
-        help="encoder weights from the registry",
-        choices=tuple(MODEL_PREPROCESSING),
-        group=_ENCODER,
-    )
-    weights: str | os.PathLike[str] | None = option(
-        None, help="use this local weights file instead of the cached --model", metavar="PATH", group=_ENCODER
-    )
+    model: str = model_option(_ENCODER)
+    weights: str | os.PathLike[str] | None = weights_option(_ENCODER)
     preprocessing: str = option(
         "auto",
         help="preprocessing of --weights (default: from --model or the file name)",
         choices=("auto", *PREPROCESSINGS),
         group=_ENCODER,
     )
-    precision: str = option(
-        "auto",
-        help="autocast precision (default auto: the faster of fp32 and bf16 here, measured once and cached; "
-        "Grams stay fp32)",
-        choices=PRECISIONS,
-        group=_OPTIM,
-    )
+    precision: str = precision_option(_OPTIM, note="Grams stay fp32")
     channels_last: bool = option(False, help="channels-last convolutions", group=_OPTIM)
     device: str = device_option()
     seed: int | None = option(0, help="random seed, for reproducible results")

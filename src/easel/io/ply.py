@@ -1,4 +1,4 @@
-"""Coloured point clouds as binary PLY files (OpenGL axes, like the camera-path JSON)."""
+"""Coloured point clouds as binary PLY files (by default in OpenGL axes, like the camera-path JSON)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,11 @@ from easel.io.atomic import atomic_path
 
 
 def write_ply(
-    path: str | os.PathLike[str], points: ArrayLike, colors: ArrayLike, opengl: bool = True
+    path: str | os.PathLike[str],
+    points: ArrayLike,
+    colors: ArrayLike,
+    opengl: bool = True,
+    comment: str = "written by easel",
 ) -> Path:
     """Write a coloured point cloud as binary little-endian PLY, atomically.
 
@@ -23,7 +27,9 @@ def write_ply(
         points: ``(N, 3)`` world points in easel's frame (OpenCV input camera).
         colors: ``(N, 3)`` float RGB in [0, 1].
         opengl: flip y and z to OpenGL axes (x right, y up, z backward), the
-            convention of the camera-path JSON and of most viewers.
+            convention of the camera-path JSON and of most viewers; ``False``
+            writes the points as given (a COLMAP world, say).
+        comment: the header's comment line (say which frame the points are in).
 
     Returns:
         ``Path(path)``.
@@ -44,7 +50,7 @@ def write_ply(
     c8 = to_uint8(cols)
     rec["r"], rec["g"], rec["b"] = c8[:, 0], c8[:, 1], c8[:, 2]
     header = (
-        "ply\nformat binary_little_endian 1.0\ncomment written by easel\n"
+        f"ply\nformat binary_little_endian 1.0\ncomment {comment}\n"
         f"element vertex {len(pts)}\n"
         "property float x\nproperty float y\nproperty float z\n"
         "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
