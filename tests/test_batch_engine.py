@@ -159,3 +159,15 @@ def test_gpu_tasks_get_one_worker_per_visible_gpu_each_seeing_only_its_own(
     assert all(o.ok for o in outcomes), [o.error for o in outcomes]
     assert len({o.value[0] for o in outcomes}) == 1  # one worker for the one GPU, not one per core
     assert {o.value[1] for o in outcomes} == {"7"}  # the visible GPU's own id, not its index
+
+
+def test_an_attempt_that_finished_before_its_pool_broke_counts_as_done(tmp_path: Path) -> None:
+    # a broken pool reports every task in flight as lost: the marker says which ones had finished
+    from easel.jobs.local import _call_and_mark, _finished_before_loss
+
+    marker = tmp_path / "0.done"
+    assert _finished_before_loss(marker) is None  # never got that far: run it again
+    value, seconds = _call_and_mark(pow, 3, 2, str(marker))
+    assert value == 9 and seconds >= 0
+    assert _finished_before_loss(marker) == (9, seconds)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.done"]  # no partial file left

@@ -9,7 +9,10 @@ GPU and GPUs are present, one worker per GPU, each seeing only its own
 
 A worker that dies during a task (killed, out of memory) breaks the pool: the
 tasks it was running are lost, a new pool is started and they run again (up to
-:data:`~easel.jobs.tasks.LOST_RETRIES` times); finished tasks are kept.
+:data:`~easel.jobs.tasks.LOST_RETRIES` times); finished tasks are kept. A broken
+pool reports *every* task in flight as lost, also one that another worker had
+just finished: each attempt leaves a completion marker as soon as its function
+returns, and a "lost" task whose marker exists counts as done, not run again.
 """
 
 from __future__ import annotations
@@ -18,11 +21,14 @@ import contextlib
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
+import tempfile
 from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from easel.jobs.tasks import (
@@ -54,6 +60,26 @@ def default_workers(tasks: Sequence[Task]) -> int:
     gpus = len(gpu_ids()) if any(t.gpu for t in tasks) else 0
     count = gpus if gpus > 0 else (os.cpu_count() or 1)
     return max(1, min(count, len(tasks)))
+
+
+def _call_and_mark(fn: TaskFn, payload: Any, attempt: int, marker: str) -> tuple[Any, float]:
+    """:func:`call_task`, then the result written to ``marker`` (atomically) before it is returned."""
+    result = call_task(fn, payload, attempt)
+    part = f"{marker}.part"
+    with open(part, "wb") as fh:
+        pickle.dump(result, fh)
+    os.replace(part, marker)
+    return result
+
+
+def _finished_before_loss(marker: Path) -> tuple[Any, float] | None:
+    """The result an attempt left in ``marker`` before its pool broke, if it got that far."""
+    try:
+        with open(marker, "rb") as fh:
+            value: tuple[Any, float] = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError):
+        return None
+    return value
 
 
 def _init_worker(threads: int, gpu_queue: Any) -> None:
@@ -126,9 +152,12 @@ def run_local(
         if on_outcome is not None:
             on_outcome(outcome)
 
+    markers = tempfile.TemporaryDirectory(prefix="easel-jobs-")
+    submitted = 0
     while pending:
         pool = _new_pool(workers, gpus)
         running: dict[Future[Any], Task] = {}
+        marker_of: dict[Future[Any], Path] = {}
         broken = False
         try:
             while (pending and not broken) or running:
@@ -136,12 +165,16 @@ def run_local(
                 while pending and not broken and len(running) < workers:
                     task = pending.popleft()
                     attempt = book.start(task.key)
+                    marker = Path(markers.name) / f"{submitted}.done"
+                    submitted += 1
                     try:
-                        running[pool.submit(call_task, fn, task.payload, attempt)] = task
+                        future = pool.submit(_call_and_mark, fn, task.payload, attempt, str(marker))
                     except BrokenProcessPool:
                         book.started[task.key] -= 1
                         pending.appendleft(task)
                         broken = True
+                    else:
+                        running[future], marker_of[future] = task, marker
                 if not running:
                     break
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
@@ -152,7 +185,12 @@ def run_local(
                         value, seconds = future.result()
                     except BrokenProcessPool:
                         broken = True
-                        if book.again_after_loss(task.key):
+                        finished = _finished_before_loss(marker_of[future])
+                        if finished is not None:  # done in a healthy worker; only the pool broke
+                            finish(
+                                Outcome(task.key, value=finished[0], attempts=attempts, seconds=finished[1])
+                            )
+                        elif book.again_after_loss(task.key):
                             log.info("%s: its worker died; running it again", task.key)
                             pending.append(task)
                         else:
@@ -167,6 +205,8 @@ def run_local(
                         finish(Outcome(task.key, value=value, attempts=attempts, seconds=seconds))
         except BaseException:
             _stop(pool, running)
+            markers.cleanup()
             raise
         pool.shutdown(wait=True, cancel_futures=True)
+    markers.cleanup()
     return outcomes
