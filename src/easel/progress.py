@@ -51,3 +51,19 @@ def report(
     """
     if progress is not None:
         progress(ProgressUpdate(stage, step, total, metrics))
+
+
+def prefixed(progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
+    """A progress callback that puts ``prefix`` before each stage name (``None`` stays ``None``).
+
+    Example:
+        >>> prefixed(print, "frame 3/10")(ProgressUpdate("lbfgs", 1, 80))
+        ProgressUpdate(stage='frame 3/10 lbfgs', step=1, total=80, metrics={})
+    """
+    if progress is None:
+        return None
+
+    def sub(update: ProgressUpdate) -> None:
+        progress(ProgressUpdate(f"{prefix} {update.stage}", update.step, update.total, update.metrics))
+
+    return sub

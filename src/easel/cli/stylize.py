@@ -89,6 +89,36 @@ def style_spec_arg(text: str) -> tuple[Path, float]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_style_arguments(parser: argparse.ArgumentParser, styles: str, masks: str) -> None:
+    """``--style STYLE[:W]`` (repeatable, required) and ``--mask MASK`` (repeatable), for every style command.
+
+    ``styles`` says what a style may be, ``masks`` what size a mask has.
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_style_arguments(parser, "style image", "each frame's size")
+        >>> parser.parse_args(["--style", "a.jpg:0.5"]).style
+        [(PosixPath('a.jpg'), 0.5)]
+    """
+    parser.add_argument(
+        "-s",
+        "--style",
+        type=style_spec_arg,
+        action="append",
+        required=True,
+        metavar="STYLE[:W]",
+        help=f"{styles} with optional weight, repeatable: --style a.jpg --style b.jpg:0.45",
+    )
+    parser.add_argument(
+        "--mask",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="MASK",
+        help=f"region mask for the style of the same position (white = style applies); {masks}",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add ``easel stylize``'s arguments and options to ``parser`` (from :class:`StyleOptions`).
 
@@ -104,23 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from easel.style.options import StyleOptions
 
     parser.add_argument("content", type=Path, metavar="CONTENT", help="content photo, or a folder of photos")
-    parser.add_argument(
-        "-s",
-        "--style",
-        type=style_spec_arg,
-        action="append",
-        required=True,
-        metavar="STYLE[:W]",
-        help="style image (or folder) with optional weight, repeatable: --style a.jpg --style b.jpg:0.45",
-    )
-    parser.add_argument(
-        "--mask",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="MASK",
-        help="region mask for the style of the same position (white = style applies); content's size",
-    )
+    add_style_arguments(parser, styles="style image (or folder)", masks="content's size")
     # every option of the API's StyleOptions, from its declaration; the CLI widens three:
     # the two loss weights take a list (a sweep) and --init also takes an image file
     add_options(parser, StyleOptions, exclude=("content_weight", "style_weight", "init"))

@@ -85,29 +85,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         (False, None, 1)
     """
     from easel.cli._options import add_options, argument_group
-    from easel.cli.stylize import style_spec_arg
+    from easel.cli.stylize import add_style_arguments
     from easel.style.video_options import VideoStyleOptions
 
     parser.add_argument(
         "input", type=Path, metavar="INPUT", help="a video file, or a folder of frames (a photo burst)"
     )
-    parser.add_argument(
-        "-s",
-        "--style",
-        type=style_spec_arg,
-        action="append",
-        required=True,
-        metavar="STYLE[:W]",
-        help="style image with optional weight, repeatable: --style a.jpg --style b.jpg:0.45",
-    )
-    parser.add_argument(
-        "--mask",
-        type=Path,
-        action="append",
-        default=[],
-        metavar="MASK",
-        help="region mask for the style of the same position (white = style applies), for every frame",
-    )
+    add_style_arguments(parser, styles="style image", masks="for every frame")
     add_options(parser, VideoStyleOptions, exclude=("tile_size", "tile_overlap"))
     add_max_size(parser)
     video = argument_group(parser, "video")

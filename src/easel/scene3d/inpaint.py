@@ -77,7 +77,7 @@ class OpenCVInpainter:
 
         flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
         out = image.copy()
-        box = _bbox(mask, int(self.radius) + 2)
+        box = mask_bbox(mask, int(self.radius) + 2)
         if box is None:
             return out
         sl = (slice(box[0], box[1]), slice(box[2], box[3]))
@@ -93,7 +93,7 @@ class OpenCVInpainter:
 
         flag = cv2.INPAINT_TELEA if self.method == "telea" else cv2.INPAINT_NS
         out = values.copy()
-        box = _bbox(mask, int(self.radius) + 2)
+        box = mask_bbox(mask, int(self.radius) + 2)
         if box is None:
             return out
         sl = (slice(box[0], box[1]), slice(box[2], box[3]))
@@ -179,7 +179,14 @@ def get_inpainter(
     raise InputError(f"unknown inpainting method {method!r}; choose one of {', '.join(INPAINT_METHODS)}")
 
 
-def _bbox(mask: NDArray[np.bool_], margin: int) -> tuple[int, int, int, int] | None:
+def mask_bbox(mask: NDArray[np.bool_], margin: int) -> tuple[int, int, int, int] | None:
+    """``(row0, row1, col0, col1)`` of the ``True`` pixels grown by ``margin`` (clipped), or ``None``.
+
+    Example:
+        >>> m = np.zeros((5, 5), bool); m[2, 3] = True
+        >>> mask_bbox(m, 1)
+        (1, 4, 2, 5)
+    """
     rows = np.flatnonzero(mask.any(axis=1))
     if rows.size == 0:
         return None
@@ -203,7 +210,7 @@ def hole_thickness(holes: NDArray[np.bool_]) -> float:
     """
     import cv2
 
-    box = _bbox(holes, 1)
+    box = mask_bbox(holes, 1)
     if box is None:
         return 0.0
     crop = holes[box[0] : box[1], box[2] : box[3]].astype(np.uint8)
@@ -244,7 +251,7 @@ def background_depth(
     out = np.array(depth, dtype=np.float32, copy=True)
     if window is None:
         window = int(min(4 * hole_thickness(holes) + 3, 127)) | 1
-    box = _bbox(holes, window + 2)
+    box = mask_bbox(holes, window + 2)
     if box is None:
         return out
     sl = (slice(box[0], box[1]), slice(box[2], box[3]))
@@ -295,7 +302,7 @@ def foreground_guard(
     import cv2
 
     guard = np.zeros_like(holes)
-    box = _bbox(holes, radius + 1)
+    box = mask_bbox(holes, radius + 1)
     if box is None:
         return guard
     if filled_depth is None:
@@ -366,7 +373,7 @@ def _nearest_fill(values: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArr
     from scipy import ndimage
 
     out = values.copy()
-    box = _bbox(mask, 2)
+    box = mask_bbox(mask, 2)
     if box is None:
         return out
     sl = (slice(box[0], box[1]), slice(box[2], box[3]))

@@ -57,7 +57,7 @@ from easel.scene3d.depth_edges import (
     find_depth_edges,
     smooth_log_depth,
 )
-from easel.scene3d.inpaint import Inpainter, get_inpainter
+from easel.scene3d.inpaint import Inpainter, get_inpainter, mask_bbox
 from easel.scene3d.render import GridLayer
 
 log = logging.getLogger(__name__)
@@ -171,18 +171,6 @@ class LDI:
     def grid_layers(self) -> list[GridLayer]:
         """Every layer as a :class:`~easel.scene3d.render.GridLayer` (for the renderer)."""
         return [layer.grid_layer(self.intrinsics) for layer in self.layers]
-
-
-def _bbox(mask: NDArray[np.bool_], margin: int) -> tuple[slice, slice] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    h, w = mask.shape
-    return (
-        slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + margin + 1, h)),
-        slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + margin + 1, w)),
-    )
 
 
 def _dilate4(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
@@ -313,8 +301,9 @@ def grow_layer(
     if not far.any() or width < 1:
         return None
     reach = 2 * width + 4
-    box = _bbox(far, reach)
-    assert box is not None
+    bounds = mask_bbox(far, reach)
+    assert bounds is not None
+    box = (slice(bounds[0], bounds[1]), slice(bounds[2], bounds[3]))
     d = depth[box].astype(np.float64)
     v = valid[box]
     far_c = far[box]

@@ -23,7 +23,7 @@ from easel.errors import InputError
 from easel.image import FloatImage, fit_long_side, resize, to_uint8
 from easel.io.images import DEFAULT_MAX_SIZE, read_image, write_image
 from easel.io.outputs import OutputPlan
-from easel.progress import ProgressFn, ProgressUpdate, report
+from easel.progress import ProgressFn, prefixed, report
 from easel.style.inputs import expand_style_paths, list_images, load_style_image
 from easel.style.transfer import Style, StyleOptions, StyleResult, Stylizer
 
@@ -130,17 +130,6 @@ class SweepItem:
     result: StyleResult
 
 
-def _prefixed(progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
-    """A progress callback that puts ``prefix`` before each stage name."""
-    if progress is None:
-        return None
-
-    def sub(update: ProgressUpdate) -> None:
-        progress(ProgressUpdate(f"{prefix} {update.stage}", update.step, update.total, update.metrics))
-
-    return sub
-
-
 def sweep(
     content: FloatImage,
     styles: Sequence[Style],
@@ -177,7 +166,7 @@ def sweep(
     combos = list(itertools.product(content_weights, style_weights))
     for index, (cw, sw) in enumerate(combos, start=1):
         stylizer.options = replace(options, content_weight=cw, style_weight=sw)
-        sub = _prefixed(progress, f"{index}/{len(combos)} a={_fmt(cw)} b={_fmt(sw)}")
+        sub = prefixed(progress, f"{index}/{len(combos)} a={_fmt(cw)} b={_fmt(sw)}")
         result = stylizer.run(content, styles, init_image=init_image, progress=sub)
         item = SweepItem(cw, sw, result)
         items.append(item)
@@ -475,7 +464,7 @@ def render_grid(
             content = load_style_image(cell.content, "content", max_size, report_.notes)
             stage = f"{index}/{total} {cell.content.stem} x {cell.style.stem}"
             style = Style(styles[cell.style], weight=cell.weight, key=str(cell.style.resolve()))
-            result = stylizer.run(content, [style], progress=_prefixed(progress, stage))
+            result = stylizer.run(content, [style], progress=prefixed(progress, stage))
             if result.status == "interrupted":
                 report_.status = "interrupted"
                 break

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike, NDArray
 from easel.errors import InputError
 from easel.image import FloatImage, as_float_rgb, resize, to_uint8
 from easel.optim import Status
-from easel.progress import ProgressFn, ProgressUpdate
+from easel.progress import ProgressFn, prefixed
 from easel.style.flow import FlowLink, flow_link, warp
 from easel.style.transfer import Style, StyleLike, StyleResult, Stylizer, as_styles
 from easel.style.video_options import DEFAULT_NEXT_ITERATIONS, VideoStyleOptions
@@ -120,16 +120,6 @@ def _keyed(styles: Sequence[StyleLike]) -> list[Style]:
         if style.key is None:
             style.key = f"video style {index + 1} @{id(style.image):x}"
     return out
-
-
-def _prefixed(progress: ProgressFn | None, prefix: str) -> ProgressFn | None:
-    if progress is None:
-        return None
-
-    def sub(update: ProgressUpdate) -> None:
-        progress(ProgressUpdate(f"{prefix} {update.stage}", update.step, update.total, update.metrics))
-
-    return sub
 
 
 def _temporal_target(
@@ -255,13 +245,13 @@ def stylize_video(
                 weight = opts.temporal_weight * max(start_loss, 1e-12)
                 temporal = _temporal_target(links, list(outputs)[: len(links)], weight, next_stylizer.device)
             result = next_stylizer.run(
-                content, style_list, init_image=init, progress=_prefixed(progress, prefix), temporal=temporal
+                content, style_list, init_image=init, progress=prefixed(progress, prefix), temporal=temporal
             )
         else:
             start = "scratch"
             if links:
                 message = f"only {overlap:.0%} of it follows from the previous frame; started from scratch"
-            result = first_stylizer.run(content, style_list, progress=_prefixed(progress, prefix))
+            result = first_stylizer.run(content, style_list, progress=prefixed(progress, prefix))
         image = quantize(result.image)
         if result.status != "finished" and result.message:
             message = f"{message}; {result.message}" if message else result.message
