@@ -56,14 +56,16 @@ REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"fit_minutes": 10.0, "psnr": 26.0, "gain_db": 3.0, "fps": 10.0, "rotation_deg": 1.0}
 
 
-def make_dataset(folder: Path, views: int, shape: tuple[int, int], points: int, exposure: str) -> Any:
+def make_dataset(
+    folder: Path, views: int, shape: tuple[int, int], points: int, exposure: str, seed: int = 0
+) -> Any:
     """Write the synthetic scene; with ``exposure="drift"`` re-render its photos with a smooth exposure drift."""
     from easel.flythrough.synthetic import write_synthetic_scene
     from easel.io.images import write_image
 
     if exposure == "random":
-        return write_synthetic_scene(folder, views, shape, points=points)
-    scene = write_synthetic_scene(folder, views, shape, points=points, exposure_stops=0.0)
+        return write_synthetic_scene(folder, views, shape, seed=seed, points=points)
+    scene = write_synthetic_scene(folder, views, shape, seed=seed, points=points, exposure_stops=0.0)
     stops = 0.4 * np.sin(np.linspace(0.0, 3.0 * np.pi, views))
     scene.exposures = 2.0**stops
     for i, name in enumerate(scene.names):
@@ -140,6 +142,13 @@ def main() -> int:
     parser.add_argument("--exposure", choices=("drift", "random"), default="drift")
     parser.add_argument("--no-sfm", action="store_true", help="skip the structure-from-motion part")
     parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of the synthetic scene (textures, white balance, points): another seed is another "
+        "configuration, to check that the defaults are not tuned to one",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -155,7 +164,7 @@ def main() -> int:
     extra = args.fit_args.split() + (["--steps", "200", "--eval-every", "100"] if args.quick else [])
     with tempfile.TemporaryDirectory(prefix="easel-flythrough-bench-") as tmp:
         root = Path(tmp)
-        data = make_dataset(root / "data", views, shape, points, args.exposure)
+        data = make_dataset(root / "data", views, shape, points, args.exposure, args.seed)
         scene_dir = root / "scene"
         wall, cpu = fit_process(data, scene_dir, extra, args.threads)
         metrics = json.loads((scene_dir / "metrics.json").read_text())
@@ -172,6 +181,7 @@ def main() -> int:
             shutil.copytree(scene_dir, args.keep / "scene", dirs_exist_ok=True)
     gain = metrics["psnr"] - metrics["baseline_psnr"]
     row = {
+        "seed": args.seed,
         "views": f"{views} ({len(metrics['held_out_views'])} held out)",
         "size": f"{shape[1]}x{shape[0]}",
         "exposure": args.exposure,
@@ -200,7 +210,12 @@ def main() -> int:
         + "\n\ntargets: "
         + ", ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in checks.items())
     )
-    name = "flythrough" + ("_quick" if args.quick else "") + ("" if args.exposure == "drift" else "_random")
+    name = (
+        "flythrough"
+        + ("_quick" if args.quick else "")
+        + ("" if args.exposure == "drift" else "_random")
+        + (f"_seed{args.seed}" if args.seed else "")
+    )
     write_results(
         name,
         {
@@ -212,6 +227,9 @@ def main() -> int:
             "appearance": metrics["appearance"],
             "fit_args": extra,
             "fit_threads": args.threads,
+            "perceptual_weight": metrics.get("perceptual_weight"),
+            # the machine is shared: CPU seconds beside wall seconds, and how busy it was
+            "load_average_after": [round(x, 2) for x in os.getloadavg()],
         },
         table,
     )

@@ -356,6 +356,7 @@ def bench_photo3d_speed(quick: bool) -> dict[str, Any]:
 
     from easel.cameras import Camera
     from easel.scene3d.photo3d import photo3d
+    from easel.scene3d.render import Renderer
     from easel.scene3d.synthetic import layered_scene
 
     in_w, in_h = (512, 384) if quick else (1024, 768)
@@ -389,6 +390,15 @@ def bench_photo3d_speed(quick: bool) -> dict[str, Any]:
             for i in range(len(clip)):
                 clip.frame_uint8(i)
             render_s, render_cpu = time.perf_counter() - t0, time.process_time() - c0
+            # baseline in the same run: the input layer alone (Ken Burns' single mesh), holes left unfilled
+            single = Renderer(p3d.grid_layers[:1], backend="numba")
+            res = single.render(clip.path[0])
+            t0, c0 = time.perf_counter(), time.process_time()
+            hole_frames = 0
+            for i in range(len(clip)):
+                res = single.render(clip.path[i], res)
+                hole_frames += bool(res.holes.any())
+            single_s, single_cpu = time.perf_counter() - t0, time.process_time() - c0
             t0 = time.perf_counter()
             p3d.render(Path(tmp) / f"{kind}.mp4", kind)
             rows.append(
@@ -397,6 +407,10 @@ def bench_photo3d_speed(quick: bool) -> dict[str, Any]:
                     "frames": len(clip),
                     "render_s": render_s,
                     "render_cpu_s": render_cpu,
+                    "threads": clip.renderer._threads(*clip.path.output_shape),
+                    "input_layer_only_s": single_s,
+                    "input_layer_only_cpu_s": single_cpu,
+                    "frames_with_holes_input_layer_only": hole_frames,
                     "render_and_mp4_s": time.perf_counter() - t0,
                 }
             )
@@ -502,7 +516,16 @@ def main() -> None:
             "### photo3d: trajectories rendered (target <= 8 s per 240-frame 720p trajectory)\n\n"
             + markdown_table(
                 speed["trajectories"],
-                ["trajectory", "frames", "render_s", "render_cpu_s", "render_and_mp4_s"],
+                [
+                    "trajectory",
+                    "frames",
+                    "render_s",
+                    "render_cpu_s",
+                    "threads",
+                    "input_layer_only_s",
+                    "input_layer_only_cpu_s",
+                    "render_and_mp4_s",
+                ],
             )
         )
     if "renderer" not in args.skip:

@@ -24,6 +24,12 @@ Two parts, in one run:
    scikit-learn's in-process ``KMeans(K, n_init=1)`` on the same pixels. The
    in-process times of easel, libimagequant and Pillow are listed too.
 
+The CLI's CPU seconds (all its threads) are reported beside its wall time,
+and scikit-learn's too, with the load average: on a shared machine the CPU
+ratio is the steadier figure. ``--before SRC`` also times the CLI of another
+source tree (e.g. ``git archive HEAD src | tar -x -C /tmp/old``), alternating
+with this one, as a before/after under the same load.
+
 Targets (full run): the CLI end to end >= 10x faster than scikit-learn in
 process; easel's MSE <= scikit-learn's on every corpus image, and <=
 libimagequant's (no dithering) on every corpus image. A peer that is not
@@ -39,6 +45,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -137,18 +145,32 @@ def quality_sweep(size: tuple[int, int], k: int, seed: int) -> list[dict[str, An
     return rows
 
 
-def run_cli(args: list[str]) -> float:
+def run_cli(args: list[str], src: str | None = None) -> tuple[float, float]:
+    """``python -m easel ARGS`` in a new process (``src``: the easel tree to import): wall and CPU seconds."""
+    env = None if src is None else {**os.environ, "PYTHONPATH": src}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "easel", *args], capture_output=True, text=True, cwd=REPO, check=False
+        [sys.executable, "-m", "easel", *args], capture_output=True, text=True, cwd=REPO, check=False, env=env
     )
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"easel {' '.join(args)} failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return seconds
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu
 
 
-def speed(size: tuple[int, int], k: int, seed: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def cpu_timed(fn: Any) -> tuple[Any, float, float]:
+    """``fn()``: its result, wall seconds and CPU seconds of this process (all threads)."""
+    cpu = time.process_time()
+    result, wall = timed(fn)
+    return result, wall, time.process_time() - cpu
+
+
+def speed(
+    size: tuple[int, int], k: int, seed: int, before: str | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from PIL import Image
 
     from easel.art.quantize import quantize_colors
@@ -161,28 +183,57 @@ def speed(size: tuple[int, int], k: int, seed: int) -> tuple[list[dict[str, Any]
         Image.fromarray(to_uint8(image)).save(big, compress_level=1)
         small = Path(tmp) / "small.png"
         Image.fromarray(to_uint8(image[:96, :128])).save(small)
-        run_cli(["quantize", str(small), "-k", str(k), "-o", str(Path(tmp) / "s.png"), "-q", "-y"])  # warm-up
+        warm_up = ["quantize", str(small), "-k", str(k), "-o", str(Path(tmp) / "s.png"), "-q", "-y"]
         cli_args = ["quantize", str(big), "-k", str(k), "-o", str(out), "--seed", str(seed), "-q", "-y"]
-        cli_s = min(run_cli(cli_args) for _ in range(2))
+        trees = [None] if before is None else [before, None]
+        for src in trees:
+            run_cli(warm_up, src)  # numba's cache is warm for each tree
+        runs: dict[str | None, list[tuple[float, float]]] = {src: [] for src in trees}
+        for _ in range(2):
+            for src in trees:  # alternating, so both trees see the same load
+                runs[src].append(run_cli(cli_args, src))
+        cli_s = min(wall for wall, _ in runs[None])
+        cli_cpu = min(cpu for _, cpu in runs[None])
         record = json.loads(out.with_name(out.name + ".json").read_text())
         written = np.asarray(Image.open(out).convert("RGB"), dtype=np.float32) / np.float32(255.0)
         cli_mse = mse(written, image)
         out_bytes = out.stat().st_size
 
     quantize_colors(image[:64, :64], n_colors=min(k, 8), seed=0)  # numba kernels load outside the timing
-    res, easel_s = timed(lambda: quantize_colors(image, n_colors=k, seed=seed))
-    sk, sk_s = timed(lambda: sklearn_quantize(image, k, seed))
+    res, easel_s, easel_cpu = cpu_timed(lambda: quantize_colors(image, n_colors=k, seed=seed))
+    sk, sk_s, sk_cpu = cpu_timed(lambda: sklearn_quantize(image, k, seed))
     sk_mse = mse(sk, image)
+    if before is not None:
+        rows.append(
+            {
+                "method": f"easel quantize (CLI, whole process) of the tree before ({before})",
+                "seconds": min(wall for wall, _ in runs[before]),
+                "cpu_seconds": min(cpu for _, cpu in runs[before]),
+            }
+        )
     rows.append(
         {
             "method": "easel quantize (CLI, whole process: start-up, read, quantize, write)",
             "seconds": cli_s,
+            "cpu_seconds": cli_cpu,
             "mse": cli_mse,
         }
     )
-    rows.append({"method": "easel quantize_colors (in process)", "seconds": easel_s, "mse": res.mse})
     rows.append(
-        {"method": "sklearn KMeans(n_init=1), all pixels (in process)", "seconds": sk_s, "mse": sk_mse}
+        {
+            "method": "easel quantize_colors (in process)",
+            "seconds": easel_s,
+            "cpu_seconds": easel_cpu,
+            "mse": res.mse,
+        }
+    )
+    rows.append(
+        {
+            "method": "sklearn KMeans(n_init=1), all pixels (in process)",
+            "seconds": sk_s,
+            "cpu_seconds": sk_cpu,
+            "mse": sk_mse,
+        }
     )
     if imagequant_available():
         liq, liq_s = timed(lambda: liq_quantize(image, k, dither=False))
@@ -197,13 +248,18 @@ def speed(size: tuple[int, int], k: int, seed: int) -> tuple[list[dict[str, Any]
         row["speedup_vs_sklearn"] = (
             sk_s / row["seconds"] if row["seconds"] == row["seconds"] else float("nan")
         )
+        if "cpu_seconds" in row:
+            row["cpu_speedup_vs_sklearn"] = sk_cpu / row["cpu_seconds"]
         if "mse" in row:
             row["mse_vs_sklearn"] = row["mse"] / sk_mse
     cli = {
         "seconds": cli_s,
+        "cpu_seconds": cli_cpu,
         "timings_s": record.get("timings_s", {}),
         "output_bytes": out_bytes,
         "speedup_vs_sklearn": sk_s / cli_s,
+        "cpu_speedup_vs_sklearn": sk_cpu / cli_cpu,
+        "runs": {("this tree" if src is None else src): value for src, value in runs.items()},
     }
     return rows, cli
 
@@ -215,15 +271,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small images (a smoke run)")
     parser.add_argument("-k", type=int, default=16, help="number of colours (default 16)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--before", metavar="SRC", help="also time the CLI of the easel tree under SRC")
     args = parser.parse_args(argv)
     k, seed = args.k, args.seed
+    load_before = os.getloadavg()
 
     corpus_size = (240, 320) if args.quick else (900, 1200)
     big_size = (600, 800) if args.quick else (3000, 4000)
     print(f"quality on the corpus ({corpus_size[1]}x{corpus_size[0]}):")
     quality = quality_sweep(corpus_size, k, seed)
     print(f"speed on a {big_size[1]}x{big_size[0]} photo:")
-    rows, cli = speed(big_size, k, seed)
+    rows, cli = speed(big_size, k, seed, args.before)
+    load_after = os.getloadavg()
+    load = f"load average {load_before[0]:.1f} before, {load_after[0]:.1f} after"
 
     have_liq = imagequant_available()
     worst_sk = max(quality, key=lambda r: r["easel_vs_sklearn"])
@@ -251,8 +311,19 @@ def main(argv: list[str] | None = None) -> int:
             else "; libimagequant absent: not compared"
         )
         + f"\n\nSpeed, {big_size[1]}x{big_size[0]} ({mp:.1f} MP) photo; the CLI is timed as a whole process "
-        f"({timings} inside it; PNG of {cli['output_bytes'] / 1e6:.1f} MB)\n\n"
-        + markdown_table(rows, ["method", "seconds", "speedup_vs_sklearn", "mse", "mse_vs_sklearn"])
+        f"({timings} inside it; PNG of {cli['output_bytes'] / 1e6:.1f} MB); {load}\n\n"
+        + markdown_table(
+            rows,
+            [
+                "method",
+                "seconds",
+                "speedup_vs_sklearn",
+                "cpu_seconds",
+                "cpu_speedup_vs_sklearn",
+                "mse",
+                "mse_vs_sklearn",
+            ],
+        )
         + f"\n\nTargets: CLI end to end >= {SPEED_TARGET:g}x sklearn "
         + ("PASS" if speed_ok else "FAIL")
         + "; MSE <= sklearn on every corpus image "
@@ -274,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
         else {"image": worst_liq["image"], "ratio": worst_liq["easel_vs_liq"]},
         "speed": rows,
         "cli": cli,
+        "load_average": {"before": load_before, "after": load_after},
         "peers": {"imagequant": have_liq, "pillow_libimagequant": pillow_has_liq()},
         "targets": {"cli_speedup": SPEED_TARGET, "mse_ratio": 1.0},
         "passed": passed,

@@ -171,3 +171,79 @@ def test_an_attempt_that_finished_before_its_pool_broke_counts_as_done(tmp_path:
     assert value == 9 and seconds >= 0
     assert _finished_before_loss(marker) == (9, seconds)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["0.done"]  # no partial file left
+
+
+def reports_frames(payload: int, attempt: int) -> int:
+    """A task that reports ``payload`` frames, one stage per frame, as a video job does."""
+    from easel.jobs.tasks import task_progress
+    from easel.progress import ProgressUpdate
+
+    report = task_progress()
+    assert report is not None  # the caller asked for progress
+    for frame in range(payload):
+        for step in range(1, 4):
+            report(ProgressUpdate(f"frame {frame + 1}/{payload} lbfgs", step, 3))
+    return os.getpid()
+
+
+def test_the_caller_sees_each_frame_a_worker_reports_in_order() -> None:
+    seen: list[tuple[str, str, int]] = []
+    outcomes = run_tasks(
+        reports_frames,
+        [Task("clip-a", 4), Task("clip-b", 2)],
+        workers=2,
+        on_progress=lambda key, update: seen.append((key, update.stage, update.step)),
+    )
+    assert all(o.ok for o in outcomes), [o.error for o in outcomes]
+    assert os.getpid() not in {o.value for o in outcomes}  # reported from worker processes
+    for key, frames in (("clip-a", 4), ("clip-b", 2)):
+        stages = [stage for k, stage, _ in seen if k == key]
+        # every frame's stage arrives (a new stage always goes), in order, and each one's last step
+        assert list(dict.fromkeys(stages)) == [f"frame {i + 1}/{frames} lbfgs" for i in range(frames)]
+        assert (key, f"frame {frames}/{frames} lbfgs", 3) in seen
+
+
+def test_no_progress_is_sent_when_nobody_asks() -> None:
+    from easel.jobs.tasks import task_progress
+
+    assert task_progress() is None
+    outcomes = run_tasks(no_reporter, [Task("a", None)], workers=1)
+    assert outcomes[0].ok and outcomes[0].value is True
+
+
+def no_reporter(payload: object, attempt: int) -> bool:
+    from easel.jobs.tasks import task_progress
+
+    return task_progress() is None
+
+
+def timed(payload: tuple[str, float, bool], attempt: int) -> tuple[float, float]:
+    """Sleep ``payload[1]`` s and return (start, end) times; fail when ``payload[2]``."""
+    start = time.time()
+    time.sleep(payload[1])
+    if payload[2]:
+        raise TaskFailed(f"{payload[0]} failed", retry=False)
+    return start, time.time()
+
+
+def test_a_task_starts_after_the_tasks_it_waits_for_and_is_not_run_when_one_failed() -> None:
+    outcomes = run_tasks(
+        timed,
+        [
+            Task("a", ("a", 0.5, False)),
+            Task("free", ("free", 0.0, False)),  # waits for nothing: runs beside a
+            Task("b", ("b", 0.0, False), after=("a",)),
+            Task("bad", ("bad", 0.0, True)),
+            Task("c", ("c", 0.0, False), after=("b", "bad")),
+            Task("d", ("d", 0.0, False), after=("c",)),
+        ],
+        workers=2,
+    )
+    a, free, b, bad, c, d = outcomes
+    assert a.ok and free.ok and b.ok and not bad.ok
+    assert b.value[0] >= a.value[1]  # b started once a had ended
+    assert free.value[0] < a.value[1]  # the free task did not wait
+    assert (c.error, c.attempts) == ("not run: bad failed", 0)
+    assert d.error == "not run: c failed"
+    with pytest.raises(ValueError, match="not listed before it"):
+        run_tasks(timed, [Task("x", ("x", 0, False), after=("y",)), Task("y", ("y", 0, False))])

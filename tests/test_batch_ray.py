@@ -89,3 +89,36 @@ def test_on_ray_a_killed_worker_loses_nothing_and_a_failed_task_is_retried(
 
     retried = run_tasks(fail_until, [Task("r", (str(tmp_path / "r.log"), 2, True))], engine="ray", retries=1)
     assert retried[0].ok and retried[0].value == 2 and retried[0].attempts == 2
+
+
+def test_on_ray_the_caller_sees_each_frame_a_task_reports(ray_instance: Any) -> None:
+    from test_batch_engine import reports_frames
+
+    seen: list[tuple[str, str]] = []
+    outcomes = run_tasks(
+        reports_frames,
+        [Task("clip", 3)],
+        engine="ray",
+        on_progress=lambda key, update: seen.append((key, update.stage)),
+    )
+    assert outcomes[0].ok, outcomes[0].error
+    assert outcomes[0].value != os.getpid()
+    assert list(dict.fromkeys(seen)) == [("clip", f"frame {i + 1}/3 lbfgs") for i in range(3)]
+
+
+def test_on_ray_a_task_waits_for_the_tasks_before_it(ray_instance: Any) -> None:
+    from test_batch_engine import timed
+
+    outcomes = run_tasks(
+        timed,
+        [
+            Task("a", ("a", 0.5, False)),
+            Task("b", ("b", 0.0, False), after=("a",)),
+            Task("bad", ("bad", 0.0, True)),
+            Task("c", ("c", 0.0, False), after=("bad",)),
+        ],
+        engine="ray",
+    )
+    a, b, bad, c = outcomes
+    assert a.ok and b.ok and not bad.ok and b.value[0] >= a.value[1]
+    assert c.error == "not run: bad failed"

@@ -463,3 +463,19 @@ def test_the_first_progress_step_shows_no_made_up_rate(
     ctx.close()
     assert "1/100" in first and "?it/s" in first
     assert "it/s" not in first.replace("?it/s", "")  # no rate from a single, untimed step
+
+
+def test_main_sends_progress_to_a_given_sink(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from easel.io.images import write_image
+
+    src = tmp_path / "in.png"
+    write_image(src, photo(24, 32))
+    updates: list[ProgressUpdate] = []
+    assert (
+        main(["superpixels", str(src), "-n", "12", "-o", str(tmp_path / "out.png")], progress=updates.append)
+        == 0
+    )
+    assert updates, "the sink received no progress"
+    assert all(isinstance(u, ProgressUpdate) for u in updates)
+    assert updates[-1].step == updates[-1].total  # the last update says the work is finished
+    assert "\r" not in capsys.readouterr().err  # no bar was drawn

@@ -94,3 +94,43 @@ def test_a_closed_pipe_ends_a_command_quietly(tmp_path) -> None:  # type: ignore
         err = proc.stderr.read().decode()
     assert proc.wait(timeout=60) == 141
     assert err == ""
+
+
+def test_a_command_imports_only_its_own_command_module() -> None:
+    """`easel quantize ...` builds and imports quantize's parser only; the listing costs no import."""
+    loaded = _modules_loaded_by("from easel.cli import main\nmain(['quantize', '--help'])")
+    others = {m for m in loaded if m.startswith("easel.cli.") and not m.startswith("easel.cli._")}
+    assert others == {"easel.cli.quantize"}
+    assert not {"easel.style", "easel.scene3d", "easel.depth", "easel.nets"} & loaded
+    listing = _modules_loaded_by("from easel.cli import main\nmain(['--help'])")
+    assert not {m for m in listing if m.startswith("easel.cli.") and not m.startswith("easel.cli._")}
+
+
+def test_the_lazy_listing_is_the_discovered_one() -> None:
+    """The table read from the sources says what importing every command module says."""
+    from easel.cli import _command_table, build_parser
+
+    assert [(c.name, c.help, c.order) for c in _command_table()] == [
+        (m.NAME, m.HELP, getattr(m, "ORDER", 100)) for m in command_modules()
+    ]
+    full = build_parser()
+    for command in _command_table():
+        assert build_parser(only=command.name).format_help() == full.format_help()
+    assert build_parser(only="no-such-command").format_help() == full.format_help()
+
+
+def test_a_module_header_that_is_not_literal_is_imported_instead(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from easel.cli import _header_of
+
+    plain = tmp_path / "plain.py"
+    plain.write_text(
+        'NAME = "x"\nHELP = "does x"\nORDER = 5\n\ndef add_arguments(p):\n    pass\n\ndef run(a, c):\n    pass\n'
+    )
+    assert _header_of(plain) == {"NAME": "x", "HELP": "does x", "ORDER": 5}
+    computed = tmp_path / "computed.py"
+    computed.write_text(plain.read_text().replace('HELP = "does x"', 'HELP = "does " + "x"'))
+    assert _header_of(computed) is None
+    helper = tmp_path / "helper.py"  # no run(): not a command
+    helper.write_text('NAME = "x"\nHELP = "does x"\n')
+    assert _header_of(helper) is None
+    assert _header_of(tmp_path / "missing.py") is None

@@ -116,6 +116,63 @@ def test_a_stopped_or_interrupted_dream_returns_the_image_so_far_at_full_size(vg
     assert stopped.status == "stopped" and len(stopped.history) == 5
 
 
+# ---------------------------------------------------------------- speed levers
+
+
+def test_channels_last_changes_the_layout_not_the_gradient(vgg: Path) -> None:
+    image = torch.from_numpy(photo(40, 56)).permute(2, 0, 1)[None].contiguous()
+    plain = Dreamer(opts(vgg, channels_last=False))
+    fast = Dreamer(opts(vgg, channels_last=True), encoder=plain.encoder)  # one shared encoder, two layouts
+    g_fast, e_fast = fast.gradient(image, torch.Generator().manual_seed(1))
+    assert plain.encoder.channels_last  # type: ignore[attr-defined]
+    g_plain, e_plain = plain.gradient(image, torch.Generator().manual_seed(1))
+    assert not plain.encoder.channels_last  # type: ignore[attr-defined]
+    assert torch.allclose(g_fast, g_plain, rtol=1e-4, atol=1e-6 * float(g_plain.abs().max()))
+    assert e_fast == pytest.approx(e_plain, rel=1e-5)
+
+
+def test_precision_auto_times_the_dreams_own_encoder_once_per_process(
+    vgg: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from easel.dream import deepdream
+
+    calls: list[tuple[bool, tuple[str, ...]]] = []
+
+    def fake(
+        encoder: torch.nn.Module, device: torch.device, precisions: tuple[str, ...], **kw: object
+    ) -> dict:
+        calls.append((bool(kw["channels_last"]), tuple(precisions)))
+        return {"fp32": 0.2, "bf16": 0.08}
+
+    monkeypatch.setattr(deepdream, "measure_encoder_speed", fake)
+    monkeypatch.setattr(deepdream, "_AUTO_CHOICES", {})
+    first = Dreamer(opts(vgg, precision="auto"))
+    second = Dreamer(opts(vgg, precision="auto"))
+    assert calls == [(True, ("fp32", "bf16"))]  # measured once, channels-last, both candidates
+    assert first.dtype == torch.bfloat16 and second.precision_choice is first.precision_choice
+    assert first.precision_choice is not None and first.precision_choice.speedup == pytest.approx(2.5)
+    monkeypatch.setattr(deepdream, "_AUTO_CHOICES", {})
+    monkeypatch.setattr(deepdream, "measure_encoder_speed", lambda *a, **k: {"fp32": 0.1, "bf16": 0.095})
+    assert Dreamer(opts(vgg, precision="auto")).dtype is None  # a near tie keeps fp32
+
+
+def test_measure_encoder_speed_runs_each_precision() -> None:
+    from easel.dream.deepdream import measure_encoder_speed
+    from easel.nets.vgg import VGGEncoder
+
+    times = measure_encoder_speed(
+        VGGEncoder(widths=(4,) * 16), torch.device("cpu"), ("fp32", "bf16"), size=24
+    )
+    assert set(times) == {"fp32", "bf16"} and all(0 < t < 60 for t in times.values())
+
+
+def test_the_result_says_where_the_time_went(vgg: Path) -> None:
+    result = dream(photo(96, 128), opts(vgg, octaves=3, iterations=2))
+    assert len(result.octave_seconds) == len(result.octave_shapes) == 3
+    assert all(s > 0 for s in result.octave_seconds) and sum(result.octave_seconds) <= result.seconds
+    assert result.summary()["octave_seconds"] == [round(s, 3) for s in result.octave_seconds]
+
+
 # ---------------------------------------------------------------- octaves and tiles
 
 

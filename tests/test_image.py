@@ -46,10 +46,11 @@ def test_float_out_of_range_raises_and_names_the_range() -> None:
         as_float_rgb(img)
 
 
-def test_nan_raises() -> None:
-    img = np.zeros((3, 3, 3), np.float32)
-    img[1, 1, 1] = np.nan
-    with pytest.raises(InputError, match="NaN"):
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_and_inf_raise(bad: float) -> None:
+    img = np.full((3, 3, 3), 0.5, np.float32)
+    img[1, 1, 1] = bad
+    with pytest.raises(InputError, match="NaN or infinite"):
         as_float_rgb(img)
 
 

@@ -81,7 +81,13 @@ signatures = {
     for name, value in vars(module).items()
     if isinstance(value, CPUDispatcher) and value.signatures
 }
-print(json.dumps({"compiled": compiled, "signatures": signatures}))
+# the renderer's kernels, whatever their names: every loop of its module not inlined into another
+render_loops = [
+    name
+    for name, value in vars(render_kernels).items()
+    if isinstance(value, CPUDispatcher) and value.targetoptions.get("inline", "never") != "always"
+]
+print(json.dumps({"compiled": compiled, "signatures": signatures, "render_loops": render_loops}))
 """
 )
 
@@ -98,18 +104,16 @@ print(json.dumps({"compiled": compiled, "kernels_file": _kernels.__file__}))
 """
 )
 
-# what every kernel compiles to (the outermost numba functions of both kernel modules)
+# what the art kernels compile to (the outermost numba functions); the renderer's come from
+# its module (``render_loops`` in the child's report), so that they can be renamed or merged
 KERNELS = {
     "_assign_and_sum_chunks",
     "_color_histogram",
     "_connect_regions",
     "_dither_floyd_steinberg",
     "_kmeans_pp_seeds",
+    "_nearest_lut",
     "_slic_chunks",
-    "finish",
-    "merge",
-    "project_points",
-    "raster",
 }
 
 
@@ -143,8 +147,10 @@ def test_second_process_loads_every_kernel_from_the_cache(tmp_path: Path) -> Non
     env = child_env(NUMBA_CACHE_DIR=str(cache))
 
     first = run_child(EVERY_KERNEL, [str(tmp_path / "first.npz")], env)
-    assert KERNELS <= set(first["compiled"]), first["compiled"]
-    assert KERNELS <= indexed_functions(cache)
+    kernels = KERNELS | set(first["render_loops"])
+    assert first["render_loops"], "the renderer's module has no numba loops"
+    assert kernels <= set(first["compiled"]), first["compiled"]
+    assert kernels <= indexed_functions(cache)
     # one signature each: callers always pass the same dtypes and C-contiguous arrays
     assert first["signatures"] and all(n == 1 for n in first["signatures"].values()), first["signatures"]
 
@@ -181,3 +187,39 @@ def test_read_only_install_caches_in_the_user_folder(tmp_path: Path) -> None:
     finally:
         for path in [package, *package.rglob("*")]:
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
+
+
+PRELOAD_THEN_RUN = """
+import json, sys
+import numpy as np
+from numba.core.registry import CPUDispatcher
+
+from easel.art import _kernels
+from easel.art.quantize import QuantizeOptions, load_kernels as load_quantize, quantize_colors
+from easel.art.superpixels import load_kernels as load_superpixels, slic_superpixels
+
+def loaded():
+    return {name: len(value.signatures) for name, value in vars(_kernels).items()
+            if isinstance(value, CPUDispatcher) and value.signatures}
+
+options = QuantizeOptions(n_colors=12, space=sys.argv[1], dither=sys.argv[2] == "dither")
+load_quantize(options)
+load_superpixels()
+before = loaded()
+image = np.random.default_rng(1).random((120, 160, 3), dtype=np.float32)
+quantize_colors(image, options=options)
+slic_superpixels(image, n_segments=200)  # small superpixels: no refinement to full size
+print(json.dumps({"before": before, "after": loaded()}))
+"""
+
+
+def test_load_kernels_loads_what_a_run_uses() -> None:
+    """What the CLI loads in a thread while it reads the image is all a run needs, nothing else:
+    the run itself loads no more kernel (and no other signature of one)."""
+    for space, dither in (("rgb", "plain"), ("lab", "dither")):
+        report = run_child(PRELOAD_THEN_RUN, [space, dither], child_env())
+        assert report["before"] == report["after"], (space, dither, report)
+        assert all(n == 1 for n in report["after"].values()), report
+        assert {"_slic_chunks", "_connect_regions", "_assign_and_sum_chunks"} <= set(report["after"])
+        assert ("_dither_floyd_steinberg" in report["after"]) == (dither == "dither")
+        assert ("_nearest_lut" in report["after"]) == (space == "rgb")

@@ -67,6 +67,20 @@ def test_load_both_formats_from_files(tmp_path: Path, preprocessing: str) -> Non
     assert torch.equal(enc2.body[0].weight, state["features.0.weight"])
 
 
+def test_random_init_fan_in_keeps_the_activation_scale() -> None:
+    widths = (8, 8, 16, 16) + (32,) * 12
+    out_init = random_vgg19_state_dict(widths, seed=0, fan="out")
+    in_init = random_vgg19_state_dict(widths, seed=0, fan="in")
+    first = "features.0.weight"  # 3 -> 8 channels: fan-in 27, fan-out 72
+    ratio = float(in_init[first].std() / out_init[first].std())
+    assert ratio == pytest.approx((72 / 27) ** 0.5, rel=1e-5)
+    # layers whose width does not change are the same either way
+    same = f"features.{CONV_INDICES[1]}.weight"
+    assert torch.equal(in_init[same], out_init[same])
+    with pytest.raises(ValueError, match="fan"):
+        random_vgg19_state_dict(widths, fan="sideways")
+
+
 def test_bad_weight_files(tmp_path: Path) -> None:
     state = random_vgg19_state_dict(TINY)
     state[f"features.{CONV_INDICES[2]}.weight"] = torch.zeros(12, 5, 3, 3)

@@ -3,7 +3,7 @@
 A test that skips when a command, an extra or a module is absent hides exactly
 the breakage it exists to catch, so the test files are read here: no
 ``pytest.importorskip``, no ``pytest.mark.skip``, and every ``pytest.skip`` or
-``skipif`` gives one of the reasons below -- absent hardware, or a data file
+``skipif`` gives one of the reasons below -- absent hardware or operating-system facility, or a data file
 that some Python builds do not ship.
 """
 
@@ -15,6 +15,9 @@ from pathlib import Path
 ALLOWED_REASONS = {
     "no CUDA device": "hardware: GPU paths run only where a CUDA device is",
     "CPython test data not installed": "a real OpenEXR file that some Python builds leave out",
+    "finds the worker through /proc (Linux)": (
+        "an operating-system facility: the killed-worker test finds the worker's process in Linux's /proc"
+    ),
     "no Chromium browser": (
         "a system package (Debian's chromium) that .ci/run installs; Playwright's own browser download is not used"
     ),

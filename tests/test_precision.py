@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -159,11 +158,9 @@ def test_info_measures_without_writing_the_cache(
     assert len(measure.calls) == 1 and list(tmp_easel_home.iterdir()) == []
 
 
-def test_the_real_micro_benchmark_is_quick(tmp_easel_home: Path) -> None:
-    start = time.perf_counter()
+def test_the_real_micro_benchmark_measures_both_precisions(tmp_easel_home: Path) -> None:
+    # its cost (about 0.4 s) is a benchmark figure (`easel info`), not a timed test
     choice = choose_precision(CPU, use_cache=False)
-    elapsed = time.perf_counter() - start
-    assert elapsed < 5.0  # well under a second on a quiet machine; room for a busy one
     assert set(choice.seconds) == {"fp32", "bf16"}
     assert all(math.isfinite(s) and s > 0 for s in choice.seconds.values())
     faster = min(choice.seconds, key=choice.seconds.__getitem__)

@@ -31,6 +31,7 @@ from easel.web.paths import (
 )
 from easel.web.queue import Job, JobCancelled, JobQueue
 from easel.web.server import check_bind, is_loopback, parse_login, read_logins
+from easel.web.tabs import Step
 from test_contract import png_claiming
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # see conftest
@@ -187,6 +188,93 @@ def test_video_length_limit_and_bad_limits() -> None:
             Limits(max_upload_mb=bad)
 
 
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def test_folder_uploads_take_photos_and_zips_by_base_name(tmp_path: Path) -> None:
+    from easel.web.uploads import collect_folder
+
+    a = _photo(tmp_path / "a.png", (12, 16))
+    png = _photo(tmp_path / "b.png", (12, 16), seed=1).read_bytes()
+    archive = _zip(
+        tmp_path / "more.zip",
+        {
+            "trip/b.png": png,
+            "../../escape.png": png,  # a traversal name: only its base name is used
+            "/abs/c.PNG": png,
+            "trip\\d.jpg.png": png,
+            "notes.txt": b"skipped",
+            "__MACOSX/trip/._b.png": b"skipped",
+            ".hidden.png": b"skipped",
+        },
+    )
+    dest = tmp_path / "job" / "photos"
+    names = collect_folder([a, archive], dest, "photos", Limits(), "Photos")
+    assert names == ["a.png", "b.png", "c.PNG", "d.jpg.png", "escape.png"]
+    assert sorted(p.name for p in dest.iterdir()) == names and (dest / "b.png").read_bytes() == png
+    assert not (tmp_path / "escape.png").exists() and not (tmp_path / "job" / "escape.png").exists()
+
+
+def test_folder_uploads_refuse_what_they_cannot_take(tmp_path: Path) -> None:
+    from easel.web.uploads import collect_folder
+
+    png = _photo(tmp_path / "a.png", (12, 16)).read_bytes()
+    text = tmp_path / "notes.txt"
+    text.write_text("x")
+    big = bytes(30_000)  # 30 kB that zip to a few bytes
+    cases: list[tuple[list[Path], str, Limits, str]] = [
+        ([text], "photos", Limits(), "^Photos: notes.txt is not a photo or a zip of photos$"),
+        (
+            [_zip(tmp_path / "dup.zip", {"x/a.png": png, "y/a.png": png})],
+            "photos",
+            Limits(),
+            "two files are named a.png",
+        ),
+        (
+            [_zip(tmp_path / "none.zip", {"a.txt": b"x"})],
+            "photos",
+            Limits(),
+            "^Photos: no photos in the upload$",
+        ),
+        (
+            [_zip(tmp_path / "big.zip", {"a.png": big})],
+            "photos",
+            Limits(max_upload_mb=0.02),
+            "a.png in the zip is 0.03 MB",
+        ),
+        (
+            [_zip(tmp_path / "many.zip", {f"{i}.png": bytes(10_000) for i in range(6)})],
+            "photos",
+            Limits(max_upload_mb=0.012),  # each within the limit, 60 kB in all: over 4 x 12 kB
+            "the zip unpacks to more than the studio accepts",
+        ),
+        (
+            [tmp_path / "a.png"],
+            "photos",
+            Limits(max_megapixels=1e-4),
+            "Photos: a.png: 16x12 is 0.000192 megapixels",
+        ),
+        ([_zip(tmp_path / "bad.zip", {"a.png": b"not a png"})], "photos", Limits(), "^Photos: a.png: "),
+        ([tmp_path / "notazip.zip"], "photos", Limits(), "the zip cannot be read"),
+        (
+            [_zip(tmp_path / "half.zip", {"s/cameras.bin": b"", "s/images.bin": b""})],
+            "colmap",
+            Limits(),
+            "needs cameras, images and points3D",
+        ),
+    ]
+    (tmp_path / "notazip.zip").write_bytes(b"PK not really")
+    for i, (uploads, kind, limits, needle) in enumerate(cases):
+        with pytest.raises(InputError, match=needle):
+            collect_folder(uploads, tmp_path / f"job{i}" / kind, kind, limits, "Photos")  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- bind and logins
 
 
@@ -311,6 +399,21 @@ def test_a_bad_value_names_the_flag() -> None:
     assert option_args(fields, {QuantizeOptions: QuantizeOptions()}) == []
 
 
+def test_numbers_without_a_default_are_text_fields() -> None:
+    """A number box cannot stay empty (a page sends 0): ``--epochs`` (default None) is text."""
+    from easel.flythrough.options import FitOptions
+    from easel.options import OptionError
+
+    fields = {f.name: f for f in form_fields(FitOptions)}
+    epochs = fields["epochs"]
+    assert epochs.kind == "text" and fields["steps"].kind == "int" and epochs.initial == ""
+    assert epochs.parse("") is None and epochs.parse(" 3 ") == 3 and epochs.parse(4) == 4
+    with pytest.raises(OptionError, match="cannot read '2.5'"):
+        epochs.parse("2.5")
+    options = build_options(FitOptions, list(fields.values()), [f.initial for f in fields.values()])
+    assert options.epochs is None
+
+
 def _kenburns_inputs(tmp_path: Path) -> list[Any]:
     from easel.cameras import Camera
     from easel.scene3d.synthetic import layered_scene
@@ -320,6 +423,17 @@ def _kenburns_inputs(tmp_path: Path) -> list[Any]:
     write_image(tmp_path / "scene.png", view.image)
     np.save(tmp_path / "scene.npy", view.depth)
     return [str(tmp_path / "scene.png"), str(tmp_path / "scene.npy")]
+
+
+def _flythrough_inputs(tmp_path: Path, num_views: int = 6) -> list[Any]:
+    """Photos and their COLMAP model (exact cameras) as a page sends them: lists of files."""
+    from easel.flythrough.synthetic import write_synthetic_scene
+
+    data = write_synthetic_scene(tmp_path / "synthetic", num_views, (24, 32), points=2000, supersample=1)
+    return [
+        [str(p) for p in sorted(data.images_dir.iterdir())],
+        [str(p) for p in sorted(data.model_dir.iterdir())],
+    ]
 
 
 CHANGES: dict[str, dict[str, Any]] = {
@@ -353,6 +467,17 @@ CHANGES: dict[str, dict[str, Any]] = {
         "stereo": True,
     },
     "depth": {"depth_kind": "disparity", "depth_range": "2,20", "refine_radius": 5, "precision": "bf16"},
+    "flythrough": {
+        "steps": 40,
+        "size": 48,
+        "descriptor_channels": 5,
+        "seed": 3,
+        "matcher": "sequential",
+        "undistort": False,
+        "seconds": 2.0,
+        "fps": 12.0,
+        "exposure": 0.5,
+    },
     "kenburns": {
         "zoom": 1.5,
         "shift": "0.05,0",
@@ -379,23 +504,31 @@ def test_the_command_line_gives_the_same_options(tab: str, studio: Studio, tmp_p
         "depth": _kenburns_inputs(tmp_path),
         "kenburns": _kenburns_inputs(tmp_path),
         "photo3d": _kenburns_inputs(tmp_path),
+        "flythrough": _flythrough_inputs(tmp_path),
     }
     vgg = tmp_path / "vgg.pth"
     vgg.write_bytes(b"weights")
     studio.settings.weights = {"vgg19-caffe": vgg}
     prepared = studio.prepare(tab, "s", _values(studio, tab, uploads[tab], **CHANGES[tab]))
-    argv = prepared.argv
-    assert argv[0] == tab and "-o" in argv
-    args = build_parser().parse_args(argv)
-    for cls, options in prepared.run.options.items():
-        for opt in declared_options(cls):
-            if opt.spec.cli and hasattr(args, opt.name):
-                parsed, ran = getattr(args, opt.name), getattr(options, opt.name)
-                if isinstance(ran, os.PathLike):
-                    parsed, ran = Path(parsed), Path(ran)
-                if isinstance(parsed, list) and len(parsed) == 1 and not isinstance(ran, (list, tuple)):
-                    parsed = parsed[0]  # stylize's sweepable options (--style-weight 1e3,1e4) parse to lists
-                assert parsed == ran, f"{tab} {opt.flag}: command line {parsed!r}, studio {ran!r}"
+    entry = studio.tabs[tab]
+    steps = entry.steps or (Step((tab,), entry.options),)
+    assert len(prepared.argvs) == len(steps)
+    for argv, step in zip(prepared.argvs, steps, strict=True):
+        assert argv[: len(step.command)] == list(step.command) and argv[0] == tab and "-o" in argv
+        args = build_parser().parse_args(argv)
+        for cls in step.options:
+            options = prepared.run.options[cls]
+            for opt in declared_options(cls):
+                if opt.spec.cli and hasattr(args, opt.name) and opt.name not in entry.excluded(cls):
+                    parsed, ran = getattr(args, opt.name), getattr(options, opt.name)
+                    if isinstance(ran, os.PathLike):
+                        parsed, ran = Path(parsed), Path(ran)
+                    if isinstance(parsed, list) and len(parsed) == 1 and not isinstance(ran, (list, tuple)):
+                        parsed = parsed[
+                            0
+                        ]  # stylize's sweepable options (--style-weight 1e3,1e4) parse to lists
+                    assert parsed == ran, f"{tab} {opt.flag}: command line {parsed!r}, studio {ran!r}"
+    argv = [a for line in prepared.argvs for a in line]
     changed = {f.cli_flag for f in studio.fields[tab] if f.name in CHANGES[tab]}
     assert changed <= set(argv), (changed, argv)
     if tab == "stylize":
@@ -405,10 +538,19 @@ def test_the_command_line_gives_the_same_options(tab: str, studio: Studio, tmp_p
         if Path(name).suffix in (".png", ".jpg", ".mp4", ".npy", ".glb") and "/" not in name:
             written = name in {p.name for p in prepared.run.outputs.values()}
             assert written or (prepared.folder / name).is_file(), name
+    if tab == "flythrough":  # photos and model are folders; fit writes the scene that render reads
+        fit, render = prepared.argvs
+        assert fit[2:5] == ["photos", "--colmap", "colmap"] and fit[-2:] == ["-o", "scene"]
+        assert render[2] == "scene" and render[-2:] == ["-o", "flythrough.mp4"]
+        assert ["--size", "48"] == fit[fit.index("--size") :][:2] and "--size" not in render
+        assert sorted(p.name for p in (prepared.folder / "photos").iterdir()) == [
+            f"view_{i:03d}.png" for i in range(6)
+        ]
 
 
 def test_prepare_refuses_before_making_anything(studio: Studio, tmp_path: Path) -> None:
     photo = str(_photo(tmp_path / "photo.png"))
+    three = [str(_photo(tmp_path / f"p{i}.png", seed=i)) for i in range(3)]
     cases = [
         ("quantize", [None], {}, "Photo: upload a file first"),
         ("quantize", [photo], {"n_colors": 0}, "--colors must be between 1 and 4096"),
@@ -418,6 +560,11 @@ def test_prepare_refuses_before_making_anything(studio: Studio, tmp_path: Path) 
         ("kenburns", [photo, None], {"duration_s": 120.0}, "120 s is longer than the studio's limit of 60 s"),
         ("photo3d", [photo, None], {"trajectory": "all"}, "--trajectory all makes one clip per trajectory"),
         ("photo3d", [photo, None], {"frames": 2000}, "80 s is longer than the studio's limit of 60 s"),
+        ("flythrough", [[], None], {}, "Photos \\(several, or a zip\\): upload a file first"),
+        ("flythrough", [[photo, photo], None], {}, "two files are named photo.png"),
+        ("flythrough", [[photo], None], {}, "a fly-through needs at least 3 photos of the scene; got 1"),
+        ("flythrough", [[photo], [photo]], {}, "photo.png is not cameras.bin"),
+        ("flythrough", [three, None], {"seconds": 90.0}, "the video: 90 s is longer than the studio's limit"),
     ]
     for tab, uploads, changed, needle in cases:
         with pytest.raises(InputError, match=needle):
@@ -624,6 +771,15 @@ TINY_RUNS: dict[str, dict[str, Any]] = {
     "depth": {},
     "kenburns": {"duration_s": 0.4, "fps": 5.0, "shift": "0.03,0"},
     "photo3d": {"frames": 3},
+    "flythrough": {
+        "steps": 3,
+        "size": 32,
+        "width": 2,
+        "levels": 2,
+        "holdout_every": 4,
+        "seconds": 0.5,
+        "fps": 4.0,
+    },
 }
 
 
@@ -648,6 +804,7 @@ def test_every_tab_runs_and_keeps_its_results(
         "depth": scene,
         "kenburns": scene,
         "photo3d": scene,
+        "flythrough": _flythrough_inputs(tmp_path) if tab == "flythrough" else [],
     }[tab]
     items = list(studio.watch(tab, "s", _values(studio, tab, uploads, **TINY_RUNS[tab])))
     last = items[-1]
@@ -660,6 +817,37 @@ def test_every_tab_runs_and_keeps_its_results(
     assert record["argv"][0] == tab and record["studio"]["results"] == {
         r.key: r.filename for r in studio.tabs[tab].results
     }
+
+
+def test_the_flythrough_tab_fits_with_the_held_out_psnr_then_renders(
+    studio: Studio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    seen: list[Any] = []
+    report = Job.report
+    monkeypatch.setattr(Job, "report", lambda job, update: (seen.append(update), report(job, update))[1])
+    changed = {"steps": 4, "eval_every": 2, "seconds": 1.0, "fps": 6.0, "seed": 5}
+    values = _values(
+        studio, "flythrough", _flythrough_inputs(tmp_path), **{**TINY_RUNS["flythrough"], **changed}
+    )
+    last = list(studio.watch("flythrough", "s", values))[-1]
+    assert 'data-state="finished"' in last["status"], last["status"]
+    fits = [u for u in seen if u.stage == "fit"]
+    assert fits[-1].step == 4 and any("held-out PSNR" in u.metrics for u in fits)
+    assert [u.step for u in seen if u.stage == "frames"][-1] == 6
+    (folder,) = studio.outputs.iterdir()
+    record = json.loads((folder / "scene.json").read_text())
+    assert record["steps"] == 4 and record["frames"] == 6 and np.isfinite(record["heldout_psnr"])
+    assert [a[:2] for a in record["argvs"]] == [["flythrough", "fit"], ["flythrough", "render"]]
+    # one seed for the run; the render's own size and device next to the fit's
+    assert record["options"]["seed"] == 5 and record["options"]["size"] == 32
+    assert "render.size" in record["options"] and "fit.seed" not in record["options"]
+    assert [p.name for p in last["downloads"]] == ["flythrough.mp4", "scene.zip", "scene.json"]
+    with zipfile.ZipFile(last["results"]["archive"]) as zf:
+        assert {"scene/model.pt", "scene/config.json", "scene/metrics.json"} <= set(zf.namelist())
+    assert main(["flythrough", "eval", str(folder / "scene"), "-q"]) == 0  # the CLI reads the studio's scene
+    assert last.get("preview") is not None
 
 
 def test_session_folders_stay_inside_the_studio(studio: Studio) -> None:

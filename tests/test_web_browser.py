@@ -85,6 +85,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     write_image(files / "noise.png", rng.random((300, 300, 3)).astype(np.float32))  # ~270 kB: over 0.2 MB
     write_image(files / "wide.png", np.zeros((800, 800, 3), np.float32))  # 0.64 MP in a few kB: over 0.5 MP
     vgg = save_random_vgg19(files / "vgg19-tiny.pth", widths=(8, 8, 12, 12) + (16,) * 12, seed=0)
+    _depth_inputs(files)
+    _flythrough_inputs(files)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("EASEL_HOME", str(root / "easel-home"))
         studio = Studio(
@@ -97,8 +99,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         )
         server = start(studio, port=_free_port())
         with sync_playwright() as playwright:
+            # WebGL (the 3D views) runs on SwiftShader, Chromium's software GPU; newer Chromiums
+            # want it asked for by name
             browser = playwright.chromium.launch(
-                executable_path=str(chromium), headless=True, args=["--no-sandbox", "--disable-gpu"]
+                executable_path=str(chromium),
+                headless=True,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--use-angle=swiftshader",
+                    "--enable-unsafe-swiftshader",
+                ],
             )
             try:
                 yield Site(server, files, browser)
@@ -106,6 +117,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 browser.close()
                 server.close()
         gc.collect()  # now, under this module's warning filters, not in whatever test runs next
+
+
+def _depth_inputs(files: Path) -> None:
+    """A photo of boxes before a wall and its exact depth (no depth network needed)."""
+    from easel.cameras import Camera
+    from easel.scene3d.synthetic import layered_scene
+
+    scene, cam = layered_scene(96, 72)
+    view = scene.render(Camera(cam))
+    write_image(files / "scene.png", view.image)
+    np.save(files / "scene.npy", view.depth)
+
+
+def _flythrough_inputs(files: Path) -> None:
+    """Six photos of a synthetic scene and their COLMAP model (exact cameras, text files)."""
+    from easel.flythrough.synthetic import write_synthetic_scene
+
+    write_synthetic_scene(files / "fly", 6, (24, 32), points=2000, supersample=1)
 
 
 @pytest.fixture
@@ -239,6 +268,85 @@ def test_queued_jobs_show_their_positions_and_cancel_works(site: Site) -> None:
         json.loads(p.read_text())["status"] for p in site.outputs.glob("*-stylize-*/stylize.png.json")
     ]
     assert {"stopped", "interrupted"} & set(statuses), statuses
+
+
+def _drawn_pixels(page: Any, canvas: Any) -> int:
+    """Pixels in the middle of the canvas (away from the label and buttons over it) unlike its background."""
+    import io
+
+    from PIL import Image
+
+    box = canvas.bounding_box()
+    clip = {
+        "x": box["x"] + 0.15 * box["width"],
+        "y": box["y"] + 0.15 * box["height"],
+        "width": 0.7 * box["width"],
+        "height": 0.7 * box["height"],
+    }
+    pixels = np.asarray(Image.open(io.BytesIO(page.screenshot(clip=clip))).convert("RGB")).astype(np.int32)
+    background = np.median(pixels.reshape(-1, 3), axis=0)
+    return int((np.abs(pixels - background).sum(axis=2) > 24).sum())
+
+
+def test_the_depth_tabs_3d_view_draws(page: Any, site: Site) -> None:
+    """The point cloud shows in the 3D view: a WebGL canvas with pixels that are not its background."""
+    import time
+
+    _open(page, "Depth")
+    page.locator("#depth-image input[type=file]").set_input_files(str(site.files / "scene.png"))
+    page.locator("#depth-depth input[type=file]").set_input_files(str(site.files / "scene.npy"))
+    page.click("#depth-run")
+    _wait_state(page, "depth", "finished")
+    canvas = page.locator("#depth-result-glb canvas")
+    canvas.wait_for()
+    assert page.evaluate("() => !!document.createElement('canvas').getContext('webgl2')")
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while (drawn := _drawn_pixels(page, canvas)) < 500 and time.monotonic() < deadline:
+        time.sleep(0.5)  # the viewer loads its code and the file, then draws
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    canvas.screenshot(path=str(ARTIFACTS / "depth-3d-view.png"))
+    _shot(page, "depth-3d")
+    assert drawn >= 500, f"the 3D view drew {drawn} pixels"
+
+
+def test_the_flythrough_tab_fits_with_the_held_out_psnr_and_renders(page: Any, site: Site) -> None:
+    fly = site.files / "fly"
+    _open(page, "Fly-through")
+    page.locator("#flythrough-photos input[type=file]").set_input_files(
+        sorted(map(str, (fly / "images").iterdir()))
+    )
+    page.locator("#flythrough-colmap input[type=file]").set_input_files(
+        sorted(map(str, (fly / "sparse" / "0").iterdir()))
+    )
+    page.locator("#flythrough-steps input").fill("12")
+    page.locator("#flythrough-seconds input").fill("1")
+    page.locator("#flythrough-fps input").fill("4")
+    page.locator("#flythrough-advanced").get_by_text("Advanced").click()
+    for name, value in (("eval-every", "4"), ("width", "2"), ("levels", "2")):
+        page.locator(f"#flythrough-{name} input").fill(value)
+    page.click("#flythrough-run")
+    # a tiny fit may pass through "running" between two polls: wait for its end, whichever it is
+    page.wait_for_selector(
+        ", ".join(f"#flythrough-state[data-state={s}]" for s in ("finished", "failed", "error"))
+    )
+    assert _state(page, "flythrough").get_attribute("data-state") == "finished", _state(
+        page, "flythrough"
+    ).inner_text()
+    assert "Finished: held-out PSNR" in _state(page, "flythrough").inner_text()
+    page.wait_for_selector("#flythrough-result-clip video")
+    command = page.locator("#flythrough-command textarea").first.input_value()
+    fit, render = command.splitlines()
+    assert fit.startswith("easel flythrough fit photos --colmap colmap --steps 12")
+    assert "--width 2 --levels 2" in fit and "--eval-every 4" in fit and fit.endswith("-o scene")
+    assert render == "easel flythrough render scene --seconds 1 --fps 4 -o flythrough.mp4"
+    assert page.locator("#flythrough-downloads a[download='scene.zip']").count() == 1
+    (record,) = site.outputs.glob("*-flythrough-*/scene.json")
+    data = json.loads(record.read_text())
+    assert data["status"] == "finished" and data["frames"] == 4 and np.isfinite(data["heldout_psnr"])
+    assert sorted(p.name for p in (record.parent / "photos").iterdir()) == [
+        f"view_{i:03d}.png" for i in range(6)
+    ]
+    _shot(page, "flythrough")
 
 
 def test_screenshots_of_every_tab_and_the_gallery(page: Any, site: Site) -> None:

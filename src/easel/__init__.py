@@ -52,5 +52,6 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "easel.scene3d.clipwriter": ["write_clip"],
         "easel.scene3d.photo3d": ["photo3d", "Photo3D", "Photo3DOptions"],
         "easel.flythrough.fitting": ["fit_flythrough"],
+        "easel.flythrough.pipeline": ["fit_photos"],
     },
 )

@@ -67,9 +67,9 @@ def as_float_rgb(image: ArrayLike, name: str = "image") -> FloatImage:
         out = arr.astype(np.float32)
     elif np.issubdtype(arr.dtype, np.floating):
         out = arr.astype(np.float32, copy=False)
-        if not np.isfinite(out).all():
+        lo, hi = float(out.min()), float(out.max())  # NaN propagates, inf is an extreme
+        if not (np.isfinite(lo) and np.isfinite(hi)):
             raise InputError(f"{name} contains NaN or infinite values")
-        lo, hi = float(out.min()), float(out.max())
         if lo < -_RANGE_SLACK or hi > 1.0 + _RANGE_SLACK:
             raise InputError(
                 f"{name} must be float in [0, 1]; found values in [{lo:.4g}, {hi:.4g}] "

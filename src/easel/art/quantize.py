@@ -44,6 +44,7 @@ from easel.progress import ProgressFn, report
 __all__ = [
     "QuantizeOptions",
     "QuantizeResult",
+    "load_kernels",
     "quantize_colors",
     "palette_swatch",
     "to_hex",
@@ -367,6 +368,23 @@ def quantize_colors(
 
     with threads_for(rgb.shape[0] * rgb.shape[1]):
         return _quantize(rgb, opts, mask, progress)
+
+
+def load_kernels(options: QuantizeOptions | None = None) -> None:
+    """Load the compiled loops :func:`quantize_colors` runs with ``options``, compiling them on a first run.
+
+    Numba loads (or, with an empty cache, compiles) each loop on its first call
+    in a process, about a second in all; ``easel quantize`` calls this in a
+    thread while it reads the image, so that the two overlap. Quantizing a
+    16x16 image with the same colour space and dithering exercises every loop
+    with the types a real image brings, so nothing is compiled twice.
+
+    Example:
+        >>> load_kernels(QuantizeOptions(space="lab", dither=True))  # doctest: +SKIP
+    """
+    opts = replace(options or QuantizeOptions(), n_colors=8, n_init=1, sample_iter=1).validate()
+    tiny = np.random.default_rng(0).random((16, 16, 3), dtype=np.float32)
+    quantize_colors(tiny, options=opts)
 
 
 def _quantize(

@@ -37,6 +37,7 @@ __all__ = [
     "SuperpixelOptions",
     "SuperpixelResult",
     "boundary_mask",
+    "load_kernels",
     "mark_boundaries",
     "mean_color",
     "parse_hex_color",
@@ -297,6 +298,25 @@ def superpixel_mosaic(
         if opts.boundaries:
             picture = mark_boundaries(picture, labels, opts.boundary_color)
     return SuperpixelResult(image=picture, labels=labels)
+
+
+def load_kernels() -> None:
+    """Load the compiled loops every :func:`slic_superpixels` call runs, compiling them on a first run.
+
+    Numba loads (or, with an empty cache, compiles) each loop on its first call
+    in a process; ``easel superpixels`` calls this in a thread while it reads
+    the image, so that the two overlap. A 32x32 image with four superpixels
+    runs the SLIC iteration and the connected regions with the types a real
+    image brings; the refinement to full size, which only large superpixels
+    need, is left to the call that needs it (on a small image, compiling it
+    here would only delay the run).
+
+    Example:
+        >>> load_kernels()  # doctest: +SKIP
+    """
+    ramp = np.linspace(0.0, 1.0, 32, dtype=np.float32)
+    tiny = np.stack(np.broadcast_arrays(ramp[:, None], ramp[None, :], ramp[::-1, None]), axis=-1)
+    slic_superpixels(tiny, n_segments=4)
 
 
 def _resolve(

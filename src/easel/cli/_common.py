@@ -7,6 +7,7 @@ progress bars; the library reports progress through callbacks.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 import os
@@ -14,7 +15,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from easel.io.images import DEFAULT_MAX_SIZE, LoadedImage, read_image
 from easel.io.outputs import OutputPlan
 from easel.io.record import write_record
 from easel.options import options_dict
-from easel.progress import ProgressUpdate
+from easel.progress import ProgressFn, ProgressUpdate
 
 log = logging.getLogger("easel.cli")
 
@@ -204,19 +205,23 @@ class CommandContext:
     timings: dict[str, float] = field(default_factory=dict)
     signal: int | None = None
     """The signal that interrupted the command (``SIGINT``/``SIGTERM``), if any."""
+    progress_sink: ProgressFn | None = None
+    """Where progress goes instead of a bar (a batch worker reports it to the batch)."""
     _bar: _Bar | None = None
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> CommandContext:
-        return cls(quiet=bool(args.quiet), debug=bool(args.debug))
+    def from_args(cls, args: argparse.Namespace, progress_sink: ProgressFn | None = None) -> CommandContext:
+        return cls(quiet=bool(args.quiet), debug=bool(args.debug), progress_sink=progress_sink)
 
     def interrupted_exit_code(self) -> int:
         """128 + the signal that interrupted the command: 130 for Ctrl-C, 143 for SIGTERM."""
         return 128 + int(self.signal or signal.SIGINT)
 
     @property
-    def progress(self) -> _Bar:
-        """A progress callback that draws bars on stderr (silent with ``--quiet``)."""
+    def progress(self) -> ProgressFn:
+        """A progress callback: the sink when one was given, else bars on stderr (silent with ``--quiet``)."""
+        if self.progress_sink is not None:
+            return self.progress_sink
         if self._bar is None:
             self._bar = _Bar(disable=self.quiet or not _stderr_is_terminal_or_forced())
         return self._bar
@@ -343,6 +348,49 @@ def save_record(
         extra={"status": status, **(extra or {})},
         argv=getattr(args, "_argv", None),
     )
+
+
+def run_device_fields(device: str, precision: str | None = None) -> dict[str, Any]:
+    """The device (and precision) a run really uses, for its record: never ``auto``.
+
+    ``precision`` ``auto`` resolves through the machine's cached measurement
+    (:func:`easel.nets.precision.resolve_precision`), which is then recorded too.
+
+    Example:
+        >>> run_device_fields("cpu")
+        {'device': 'cpu'}
+    """
+    from easel.devices import resolve_device
+
+    resolved = resolve_device(device)
+    fields: dict[str, Any] = {"device": str(resolved)}
+    if precision is not None:
+        from easel.nets.precision import precision_name, resolve_precision
+
+        dtype, choice = resolve_precision(resolved, precision)
+        fields["precision"] = precision_name(dtype)
+        if choice is not None:
+            fields["precision_measurement"] = choice.as_record()
+    return fields
+
+
+def load_kernels_in_background(image: Path, load: Callable[..., object], *args: object) -> None:
+    """Start ``load(*args)`` (numba's kernel loading) in a daemon thread, to overlap reading ``image``.
+
+    Only for an input that exists (a bad one is reported at once, without the
+    load); errors are left for the real call to raise and report.
+
+    Example:
+        >>> load_kernels_in_background(Path("photo.png"), print, "loading")  # doctest: +SKIP
+    """
+    if not Path(image).is_file():
+        return
+
+    def quietly() -> None:
+        with contextlib.suppress(Exception):
+            load(*args)
+
+    threading.Thread(target=quietly, name="easel-load-kernels", daemon=True).start()
 
 
 def describe_exception(exc: BaseException) -> str:

@@ -21,6 +21,7 @@ import html
 import io
 import json
 import os
+import re
 import shlex
 import string
 from collections.abc import Mapping, Sequence
@@ -34,8 +35,9 @@ from easel.io.atomic import write_text_atomic
 from easel.io.outputs import OutputPlan
 from easel.io.record import record_path
 from easel.jobs.engine import ENGINES, run_tasks
-from easel.jobs.tasks import Outcome, Task, TaskFailed
-from easel.progress import ProgressUpdate
+from easel.jobs.tasks import Outcome, Task, TaskFailed, task_progress
+from easel.jobs.video import Chunk, plan_chunks
+from easel.progress import ProgressFn, ProgressUpdate
 from easel.text import plural
 
 NAME = "batch"
@@ -52,6 +54,17 @@ Runs every job of MANIFEST, each one easel command on one input:
       output: out/{stem}__starry.png   # {stem} {name} {parent} {index} of the input
       args: {size: 512, style-weight: 1000}   # long options; true for a flag
 
+A stylize-video job may be split into chunks of frames, each a task of its
+own (a killed chunk runs again alone): `chunk: 64` (frames per chunk) makes
+each chunk continue from the last frames of the one before, exactly as one
+run would (the chunks of one clip run one after another; other jobs run
+beside them). `overlap: 8` instead makes the chunks independent, so they run
+in parallel: each chunk after the first starts 8 frames early, and those
+frames, stylized twice, are cross-faded at the join (the clip dissolves from
+one chunk's stylization to the next over 8 frames instead of continuing it).
+The chunks' frames go to OUT.chunks/; the join writes OUT (the source's
+audio copied into .mp4/.webm) and its record.
+
 Paths are relative to the manifest's folder (jobs run there). The whole
 manifest is checked first (commands, options, templates, globs, outputs): a
 problem is one line naming the job and the key, and nothing runs.
@@ -60,7 +73,8 @@ problem is one line naming the job and the key, and nothing runs.
 worker per core, or one per GPU for jobs that use one); --engine ray runs each
 job as a Ray task: --address auto joins the cluster of `ray start --head`,
 ray://HOST:10001 a remote one, and without --address a local Ray instance is
-started and stopped. Workers keep model weights loaded between jobs.
+started and stopped. Workers keep model weights and style targets loaded
+between jobs. The progress bar counts jobs, and frames within video jobs.
 
 Re-running is safe: a job whose output and its run record (<out>.json, same
 command line, finished) exist is skipped; a job that was interrupted is run
@@ -75,12 +89,17 @@ examples:
   easel batch jobs.yaml
   easel batch jobs.yaml --workers 2 --retries 1 --report reports/
   easel batch jobs.toml --engine ray --address auto
+  # jobs.yaml: - {command: stylize-video, input: clip.mp4, style: starry.jpg,
+  #               output: art.mp4, chunk: 64}
 """
 
 SUMMARY_NAME = "batch-summary.json"
 REPORT_NAME = "batch-report.html"
 _GENERATOR = '<meta name="generator" content="easel batch">'
-_RESERVED = ("command", "input", "output", "args")
+_RESERVED = ("command", "input", "output", "args", "chunk", "overlap")
+_CHUNKED = "stylize-video"  # the command whose jobs may be split into chunks
+_CHUNK_REFUSED = ("frames", "previous", "reencode")  # options a chunked job sets itself, or cannot take
+_FRAME_STAGE = re.compile(r"frame (\d+)\b")
 _CONTROL = {"help", "quiet", "debug", "overwrite", "output"}  # set by batch itself, not by a manifest
 _CONTROL_FLAGS = {"--quiet", "-q", "--overwrite", "-y", "--debug"}
 _TEMPLATE_FIELDS = ("stem", "name", "parent", "index")
@@ -149,6 +168,12 @@ class BatchJob:
         output: the ``-o`` output as written in ``argv``.
         gpu: the command runs a model on ``--device`` other than ``cpu``.
         overwrite: pass ``--overwrite`` (``easel batch -y``, or a re-run of this batch's own output).
+        chunking: ``(chunk, overlap)`` for a video job split into chunks (see
+            :mod:`easel.jobs.video`; ``overlap`` ``None``: each chunk continues the one
+            before), else ``None``.
+        resumable: a re-run continues what an earlier attempt left instead of replacing it
+            (a chunk: ``stylize-video`` resumes its frame folder).
+        frames: a chunk's source frames ``(start, end)`` (``end`` ``None``: to the clip's end).
 
     Example:
         >>> job = BatchJob("jobs[0]/a.png", "quantize", ("quantize", "a.png", "-o", "q.png"), "/data",
@@ -165,6 +190,9 @@ class BatchJob:
     output: str
     gpu: bool = False
     overwrite: bool = False
+    chunking: tuple[int, int | None] | None = None
+    resumable: bool = False
+    frames: tuple[int, int | None] | None = None
 
     @property
     def outputs(self) -> tuple[str, ...]:
@@ -180,7 +208,9 @@ def run_job(job: BatchJob, attempt: int = 1) -> int:
     """Run one job in this process (a batch worker): ``easel.cli.main`` on its command line.
 
     The job runs in the manifest's folder, quietly; a re-run (``attempt`` > 1)
-    may replace what the earlier attempt left (``--overwrite``).
+    may replace what the earlier attempt left (``--overwrite``), or, for a
+    resumable job, continues it. Its progress goes to the batch
+    (:func:`easel.jobs.tasks.task_progress`) when the batch asked for it.
 
     Raises:
         TaskFailed: the command failed; the message is its error line. Bad input
@@ -194,14 +224,14 @@ def run_job(job: BatchJob, attempt: int = 1) -> int:
     from easel.cli import main
 
     argv = [*job.argv, "--quiet"]
-    if job.overwrite or attempt > 1:
+    if job.overwrite or (attempt > 1 and not job.resumable):
         argv.append("--overwrite")
     errors = io.StringIO()
     cwd = os.getcwd()
     os.chdir(job.base)
     try:
         with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
-            code = main(argv)
+            code = main(argv, progress=task_progress())
     finally:
         os.chdir(cwd)
     if code != 0:
@@ -423,6 +453,63 @@ def _key_in(message: str, keys: Sequence[str], command: _Command) -> str:
     return "args"
 
 
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _chunking(
+    manifest: Path,
+    where: str,
+    name: str,
+    entry: Mapping[str, Any],
+    command: _Command,
+    options: Mapping[str, Any],
+) -> tuple[int, int | None] | None:
+    """A job's ``chunk`` and ``overlap`` keys, checked: ``(chunk, overlap)`` (``overlap`` ``None``:
+    chained chunks), or ``None`` when not chunked."""
+    if "chunk" not in entry:
+        if "overlap" in entry:
+            raise _fail(manifest, f"{where} key 'overlap'", "needs 'chunk' (frames per chunk)")
+        return None
+    if name != _CHUNKED:
+        raise _fail(manifest, f"{where} key 'chunk'", f"only {_CHUNKED} jobs are split into chunks")
+    chunk = _whole(entry["chunk"])
+    if chunk is None or chunk < 2:
+        raise _fail(
+            manifest, f"{where} key 'chunk'", f"frames per chunk: a whole number >= 2, not {entry['chunk']!r}"
+        )
+    overlap = _whole(entry["overlap"]) if "overlap" in entry else None
+    if "overlap" in entry and (overlap is None or not 0 <= overlap < chunk):
+        raise _fail(
+            manifest,
+            f"{where} key 'overlap'",
+            f"frames stylized twice at each chunk border: 0 to {chunk - 1} (less than 'chunk'), "
+            f"not {entry.get('overlap')!r}",
+        )
+    for key in options:
+        flag = command.flag(key)
+        if flag.lstrip("-") in _CHUNK_REFUSED:
+            raise _fail(
+                manifest,
+                f"{where} key {key!r}",
+                f"a chunked job cannot take {flag} (it sets the ranges itself)",
+            )
+    return chunk, overlap
+
+
+def _check_chunked_output(manifest: Path, where: str, template: str) -> None:
+    from easel.io.video import video_format
+
+    try:
+        video_format(template)
+    except InputError:
+        raise _fail(
+            manifest,
+            f"{where} key 'output'",
+            f"a chunked job writes .mp4, .webm, .gif or a folder of frames, not {template!r}",
+        ) from None
+
+
 def parse_manifest(path: Path, overwrite: bool = False) -> list[BatchJob]:
     """Every job of a manifest, checked: commands, options (with each command's parser), templates, globs.
 
@@ -506,6 +593,7 @@ def parse_manifest(path: Path, overwrite: bool = False) -> list[BatchJob]:
             ):
                 options[key] = value
                 used_defaults.add(key)
+        chunking = _chunking(path, where, name, entry, command, options)
         option_argv: list[str] = []
         for key, value in options.items():
             tokens = _option_argv(command.flag(key), command.options[key], value)
@@ -513,6 +601,8 @@ def parse_manifest(path: Path, overwrite: bool = False) -> list[BatchJob]:
                 raise _fail(path, f"{where} key {key!r}", tokens)
             option_argv.extend(tokens)
         _template_fields(path, where, entry["output"])
+        if chunking is not None:
+            _check_chunked_output(path, where, entry["output"])
         inputs = _expand_inputs(path, where, base, entry["input"])
         outputs: dict[str, str] = {}
         for index, input_path in enumerate(inputs):
@@ -540,6 +630,7 @@ def parse_manifest(path: Path, overwrite: bool = False) -> list[BatchJob]:
                     output=output,
                     gpu="device" in command.options and device != "cpu",
                     overwrite=overwrite,
+                    chunking=chunking,
                 )
             )
     unused = sorted(set(defaults) - used_defaults)
@@ -692,6 +783,10 @@ def _plan(
         else:
             plan.folder(out, option=f"{job.id}: -o", resume=ours)
         plan.file(record_path(out), option=f"{job.id}: the run record", refresh=ours)
+        if (
+            job.chunking is not None
+        ):  # the chunks' frame folders: stylize-video resumes or refuses them itself
+            plan.folder(_chunks_folder(out), option=f"{job.id}: the chunks' folder", resume=True)
         to_run.append(dataclasses.replace(job, overwrite=job.overwrite or ours))
     if not report_dir.is_dir():
         plan.folder(report_dir, option="--report", resume=True)
@@ -734,7 +829,32 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     for job in skipped:
         rows[job.id].status = "skipped"
     total = len(jobs)
-    finished = len(skipped)
+    if skipped:
+        ctx.notice(f"{plural(len(skipped), 'job')} already done (output and record present): skipped")
+    board = _Board(ctx, total, len(skipped))
+    videos: dict[str, _Video] = {}
+    tasks: list[Task] = []
+    for job in to_run:
+        if job.chunking is not None:
+            try:
+                video = _Video.plan(job)
+            except InputError as exc:  # a missing or unreadable clip fails this job only
+                rows[job.id].status, rows[job.id].error = "failed", str(exc)
+                board.job_ended(failed=True)
+                ctx.notice(f"{job.id} failed: {exc}")
+                continue
+            if video is not None:
+                videos[job.id] = video
+                for chunk_job, after in video.tasks():
+                    tasks.append(Task(chunk_job.id, chunk_job, gpu=chunk_job.gpu, after=after))
+                    board.expect(chunk_job.id, chunk_job.frames, video.num_frames)
+                board.frames_skipped(video.frames_done())
+                continue
+            job = dataclasses.replace(job, chunking=None)  # one chunk: the job runs as it is
+        tasks.append(Task(job.id, job, gpu=job.gpu))
+        if job.command == _CHUNKED:
+            board.expect(job.id, (0, None), _num_frames(job))
+    chunk_of = {chunk_job.id: video for video in videos.values() for chunk_job in video.to_run}
 
     def write_reports() -> None:
         ordered = list(rows.values())
@@ -742,21 +862,23 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         write_text_atomic(page_path, _report_html(ordered, args.manifest, report_dir))
 
     def on_outcome(outcome: Outcome) -> None:
-        nonlocal finished
-        row = rows[outcome.key]
+        board.task_ended(outcome)
+        video = chunk_of.get(outcome.key)
+        row = rows[video.job.id if video is not None else outcome.key]
+        if video is not None:
+            video.outcomes[outcome.key] = outcome
+            row.seconds += outcome.seconds
+            if outcome.ok or row.status == "failed":
+                return  # a chunked job is done once joined; its first failed chunk is its error
+            outcome = Outcome(row.job.id, error=f"chunk {video.frames_of(outcome.key)}: {outcome.error}")
         row.status = "done" if outcome.ok else "failed"
-        row.seconds = outcome.seconds
+        row.seconds = row.seconds if video is not None else outcome.seconds
         row.error = outcome.error
-        finished += 1
+        board.job_ended(failed=not outcome.ok)
         if not outcome.ok:
             ctx.notice(f"{outcome.key} failed: {outcome.error}")
-        failed = sum(1 for r in rows.values() if r.status == "failed")
-        ctx.progress(ProgressUpdate("jobs", finished, total, {"failed": failed} if failed else {}))
 
-    if skipped:
-        ctx.notice(f"{plural(len(skipped), 'job')} already done (output and record present): skipped")
-    ctx.progress(ProgressUpdate("jobs", finished, total))
-    tasks = [Task(job.id, job, gpu=job.gpu) for job in to_run]
+    board.show()
     try:
         with ctx.timed("jobs"):
             run_tasks(
@@ -767,7 +889,21 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
                 address=args.address,
                 retries=args.retries,
                 on_outcome=on_outcome,
+                on_progress=board.task_progress if board.first else None,  # frames of video jobs
             )
+        with ctx.timed("join"):
+            for job_id, video in videos.items():
+                row = rows[job_id]
+                if row.status == "failed":
+                    continue
+                try:
+                    row.seconds += video.join(ctx.progress)
+                except InputError as exc:
+                    row.status, row.error = "failed", f"join: {exc}"
+                    ctx.notice(f"{job_id} failed: {row.error}")
+                else:
+                    row.status = "done"
+                board.job_ended(failed=row.status == "failed")
     except KeyboardInterrupt:
         for row in rows.values():
             if row.status == "pending":
@@ -781,3 +917,234 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         f" of {plural(total, 'job')}; report: {page_path}"
     )
     return 1 if counts["failed"] else 0
+
+
+# ---------------------------------------------------------------- progress and video chunks
+
+
+class _Board:
+    """The batch's progress: jobs done of all, and frames done of all frames in video jobs."""
+
+    def __init__(self, ctx: CommandContext, total: int, finished: int) -> None:
+        self.ctx = ctx
+        self.total = total
+        self.finished = finished
+        self.failed = 0
+        self.frames_total = 0
+        self.frames_before = 0  # frames of chunks finished in an earlier batch
+        self.first: dict[str, int] = {}  # a video task's first source frame
+        self.span: dict[str, int] = {}  # its frames (0: unknown)
+        self.done: dict[str, int] = {}  # its frames done so far
+
+    def expect(self, key: str, frames: tuple[int, int | None] | None, num_frames: int | None) -> None:
+        """A video task of source frames ``frames`` in a clip of ``num_frames``."""
+        start, end = frames or (0, None)
+        stop = end if end is not None else (num_frames or start)
+        self.first[key], self.span[key], self.done[key] = start, max(0, stop - start), 0
+        self.frames_total += self.span[key]
+
+    def frames_skipped(self, count: int) -> None:
+        self.frames_total += count
+        self.frames_before += count
+
+    def task_progress(self, key: str, update: ProgressUpdate) -> None:
+        """A worker's update: a video task's ``frame N`` stage says N-1 source frames are done."""
+        match = _FRAME_STAGE.match(update.stage)
+        if key in self.first and match is not None:
+            done = int(match.group(1)) - 1 - self.first[key]
+            self.done[key] = max(self.done[key], min(done, self.span[key] or done))
+            self.show()
+
+    def task_ended(self, outcome: Outcome) -> None:
+        if outcome.ok and outcome.key in self.span:
+            self.done[outcome.key] = self.span[outcome.key]
+            self.show()
+
+    def job_ended(self, failed: bool) -> None:
+        self.finished += 1
+        self.failed += int(failed)
+        self.show()
+
+    def show(self) -> None:
+        metrics: dict[str, float] = {}
+        if self.frames_total:
+            metrics["frames"] = self.frames_before + sum(self.done.values())
+            metrics["of"] = self.frames_total
+        if self.failed:
+            metrics["failed"] = self.failed
+        self.ctx.progress(ProgressUpdate("jobs", self.finished, self.total, metrics))
+
+
+def _chunks_folder(output: Path) -> Path:
+    """Where a chunked job's chunks keep their frames: ``OUT.chunks/``."""
+    return output.with_name(f"{output.name.rstrip('/')}.chunks")
+
+
+def _num_frames(job: BatchJob) -> int | None:
+    """The frames of a video job's input, for progress (``None`` when it cannot be read now)."""
+    from easel.io.video import probe_video
+
+    try:
+        return probe_video(Path(job.base) / job.inputs[0]).num_frames
+    except InputError:
+        return None
+
+
+@dataclass
+class _Video:
+    """A video job split into chunks: its chunk jobs, what they did, and the join."""
+
+    job: BatchJob
+    chunks: list[Chunk]
+    chunk_jobs: list[BatchJob]
+    to_run: list[BatchJob]
+    num_frames: int | None
+    fps: float
+    audio: bool
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+
+    @classmethod
+    def plan(cls, job: BatchJob) -> _Video | None:
+        """The chunks of ``job`` (``None``: the clip fits one chunk).
+
+        Raises:
+            InputError: the clip cannot be read.
+        """
+        from easel.cli.stylize_video import DEFAULT_FOLDER_FPS
+        from easel.io.video import probe_video
+
+        assert job.chunking is not None
+        info = probe_video(Path(job.base) / job.inputs[0])
+        size, overlap = job.chunking
+        chunks = plan_chunks(info.num_frames or 1, size, overlap or 0)
+        if len(chunks) == 1:
+            return None
+        parsed = batch_commands()[job.command].parser.parse_args(list(job.argv[1:]))
+        at = len(job.argv) - 1 - job.argv[::-1].index("-o")  # the last -o is batch's own
+        folder = _chunks_folder(Path(job.output))
+        chunk_jobs: list[BatchJob] = []
+        for chunk in chunks:
+            # chained: a chunk starts from the last stylized frames of the one before
+            previous = (f"--previous={chunk_jobs[-1].output}",) if overlap is None and chunk_jobs else ()
+            chunk_jobs.append(
+                dataclasses.replace(
+                    job,
+                    id=f"{job.id} [frames {chunk.frames_arg}]",
+                    argv=(
+                        *job.argv[:at],
+                        f"--frames={chunk.frames_arg}",
+                        *previous,
+                        "-o",
+                        os.fspath(folder / chunk.name),
+                    ),
+                    output=os.fspath(folder / chunk.name),
+                    chunking=None,
+                    resumable=True,
+                    frames=(chunk.start, chunk.end),
+                )
+            )
+        to_run = [c for c in chunk_jobs if job.overwrite or _state(c) != "done"]
+        if overlap is None:  # a chunk after one that runs again runs again too
+            first = next((i for i, c in enumerate(chunk_jobs) if c in to_run), len(chunk_jobs))
+            to_run = chunk_jobs[first:]
+        (Path(job.base) / folder).mkdir(exist_ok=True)
+        return cls(
+            job,
+            chunks,
+            chunk_jobs,
+            to_run,
+            info.num_frames,
+            float(parsed.fps or info.fps or DEFAULT_FOLDER_FPS),
+            not parsed.no_audio,
+        )
+
+    @property
+    def chained(self) -> bool:
+        """Each chunk continues the one before (no ``overlap``): they run one after another."""
+        return self.job.chunking is not None and self.job.chunking[1] is None
+
+    def tasks(self) -> list[tuple[BatchJob, tuple[str, ...]]]:
+        """The chunk jobs to run, each with the keys of the tasks it waits for."""
+        out: list[tuple[BatchJob, tuple[str, ...]]] = []
+        for job in self.to_run:
+            out.append((job, (out[-1][0].id,) if self.chained and out else ()))
+        return out
+
+    def frames_of(self, key: str) -> str:
+        """The ``START:END`` of a chunk job."""
+        return next(c.frames_arg for c, j in zip(self.chunks, self.chunk_jobs, strict=True) if j.id == key)
+
+    def frames_done(self) -> int:
+        """Frames of chunks finished in an earlier batch (not run again)."""
+        running = {j.id for j in self.to_run}
+        stops = [c.end if c.end is not None else (self.num_frames or c.start) for c in self.chunks]
+        return sum(
+            stop - chunk.start
+            for chunk, stop, job in zip(self.chunks, stops, self.chunk_jobs, strict=True)
+            if job.id not in running
+        )
+
+    def join(self, progress: ProgressFn) -> float:
+        """Join the chunks into the job's output and write its record; return the seconds it took."""
+        import time
+
+        from easel.io.record import write_record
+        from easel.jobs.video import join_chunks
+
+        start = time.perf_counter()
+        base = Path(self.job.base)
+        out = base / self.job.output
+        folders = [base / j.output for j in self.chunk_jobs]
+        label = f"join {self.job.output}"
+        result = join_chunks(
+            self.chunks,
+            folders,
+            out,
+            self.fps,
+            audio_from=base / self.job.inputs[0] if self.audio else None,
+            on_frame=lambda done, total: progress(ProgressUpdate(label, done, total)),
+        )
+        first = _read_json(record_path(folders[0]))
+        options = dict(first.get("options") or {})
+        options.pop("frame_range", None)
+        seconds = time.perf_counter() - start
+        write_record(
+            out,
+            command=self.job.command,
+            options={
+                **options,
+                "chunk": self.job.chunking[0] if self.job.chunking else None,
+                "overlap": self.job.chunking[1] if self.job.chunking else None,
+            },
+            inputs=first.get("inputs") or list(self.job.inputs),
+            seed=first.get("seed"),
+            timings={"join": round(seconds, 4)},
+            argv=list(self.job.argv),
+            extra={
+                "status": "finished",
+                "frames_done": result.num_frames,
+                "fps": self.fps,
+                "audio": result.audio,
+                "blended_frames": result.blended,
+                "chunks": [
+                    {
+                        "frames": chunk.frames_arg,
+                        "folder": os.fspath(folder),
+                        "attempts": self.outcomes[job.id].attempts if job.id in self.outcomes else 0,
+                        "seconds": round(self.outcomes[job.id].seconds, 3)
+                        if job.id in self.outcomes
+                        else 0.0,
+                    }
+                    for chunk, job, folder in zip(self.chunks, self.chunk_jobs, folders, strict=True)
+                ],
+            },
+        )
+        return seconds
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

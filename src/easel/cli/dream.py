@@ -43,8 +43,10 @@ run the same command again after Ctrl-C to continue where it stopped. The
 video is encoded at the end and OUT_frames/ removed.
 
 The encoder is VGG-19 (`easel weights download vgg19-caffe`, or --weights
-FILE); layers are named as in stylize (relu4_2, conv5_1, ...). Ctrl-C saves
-the image reached so far.
+FILE); layers are named as in stylize (relu4_2, conv5_1, ...). --model
+googlenet-torchvision dreams with GoogLeNet / Inception-v1, the original
+DeepDream's network (layers conv1 ... inception4c ... inception5b; default
+inception4c). Ctrl-C saves the image reached so far.
 """
 EPILOG = """\
 examples:
@@ -52,6 +54,7 @@ examples:
   easel dream photo.jpg -o dream.png --layers relu4_2,relu5_1:0.5 --octaves 5 --iterations 20
   easel dream photo.jpg -o dream.png --layers relu4_4 --channels 12,47
   easel dream photo.jpg -o dream.png --guide flowers.jpg
+  easel dream photo.jpg -o dream.png --model googlenet-torchvision --layers inception4c,inception4d:0.5
   easel dream huge.tif -o huge_dream.tif --max-size 8192 --tile-size 512
   easel dream photo.jpg -o fly.mp4 --zoom-frames 60 --zoom 1.05 --rotate 0.5 --fps 15
 """
@@ -108,6 +111,9 @@ def _record(
     from easel.options import options_dict
 
     resolved: dict[str, Any] = options_dict(options)
+    resolved["layers"] = [
+        f"{name}:{weight:g}" for name, weight in dreamer.weights.items()
+    ]  # None: the default
     resolved["device"] = str(dreamer.device)
     resolved["precision"] = precision_name(dreamer.dtype)
     if dreamer.precision_choice is not None:

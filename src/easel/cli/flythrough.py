@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from easel.cli._common import CommandContext, new_plan, save_record
 from easel.cli._options import add_options, argument_group, options_from_args
-from easel.errors import InputError
 
 if TYPE_CHECKING:
     from easel.cli._gallery import Gallery
@@ -187,11 +186,10 @@ def _interrupted(ctx: CommandContext, what: str) -> int:
 
 
 def _fit(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from easel.cameras.colmap import read_colmap_model
-    from easel.flythrough.fitting import fit
     from easel.flythrough.options import FitOptions
-    from easel.flythrough.scene import CHECKPOINT, SCENE_FILES, load_views
-    from easel.optim import Checkpoint, load_checkpoint
+    from easel.flythrough.pipeline import fit_photos
+    from easel.flythrough.scene import CHECKPOINT, SCENE_FILES
+    from easel.flythrough.sfm import SfmOptions
     from easel.options import options_dict
 
     options = options_from_args(FitOptions, args).validate()
@@ -202,57 +200,21 @@ def _fit(args: argparse.Namespace, ctx: CommandContext) -> int:
         plan.file(scene_dir / name, option="-o", refresh=bool(args.resume))
     plan.record(scene_dir, refresh=bool(args.resume))
     plan.check()
-    resume = None
-    if args.resume:
-        ckpt = scene_dir / CHECKPOINT
-        if not ckpt.is_file():
-            raise InputError(f"{ckpt}: no checkpoint to resume (fit without --resume first)")
-        resume = load_checkpoint(ckpt)
-    if not args.images.is_dir():
-        raise InputError(
-            f"{args.images}: {'no such folder' if not args.images.exists() else 'not a folder of photos'}"
-        )
-
-    sfm_record: dict[str, Any] | None = None
-    if args.colmap is not None:
-        with ctx.timed("read_colmap"):
-            model = read_colmap_model(args.colmap)
-        image_root = args.images
-    else:
-        model, image_root, sfm_record = _structure_from_motion(args, ctx, options.seed, scene_dir)
-    with ctx.timed("read"):
-        views, unregistered = load_views(image_root, model, options.size, progress=ctx.progress)
-    if sfm_record is not None:
-        unregistered = sfm_record["unregistered"]
-    if unregistered:
-        ctx.notice(
-            f"{len(unregistered)} photos have no camera in the COLMAP model (not registered) and are skipped: "
-            + ", ".join(unregistered[:5])
-            + (" ..." if len(unregistered) > 5 else "")
-        )
-    if resume is not None:
-        ctx.notice(f"resuming at step {resume.step}")
-
-    def save_checkpoint(ckpt: Checkpoint) -> None:
-        ckpt.save(scene_dir / CHECKPOINT)
-
-    scene_dir.mkdir(parents=True, exist_ok=True)
-    with ctx.timed("fit"):
-        result = fit(
-            views,
-            model.points_xyz,
-            model.points_rgb,
-            options,
-            progress=ctx.progress,
-            resume=resume,
-            on_checkpoint=save_checkpoint,
-        )
-    written = result.scene.save(scene_dir)
-    if result.checkpoint is not None:
-        save_checkpoint(result.checkpoint)
-        written.append(scene_dir / CHECKPOINT)
-    metrics = result.scene.metrics
-    status = "interrupted" if result.status == "interrupted" else result.status
+    # --seed seeds both; SfM's options are read only when it runs
+    sfm_options = options_from_args(SfmOptions, args, seed=options.seed) if args.colmap is None else None
+    fitted = fit_photos(
+        args.images,
+        scene_dir,
+        options,
+        colmap=args.colmap,
+        sfm_options=sfm_options,
+        resume=bool(args.resume),
+        progress=ctx.progress,
+        notice=ctx.notice,
+    )
+    ctx.timings.update(fitted.timings)
+    result = fitted.fit
+    metrics = fitted.metrics
     record = save_record(
         scene_dir,
         args,
@@ -264,15 +226,15 @@ def _fit(args: argparse.Namespace, ctx: CommandContext) -> int:
             "resume": args.resume,
             **options_dict(options),
         },
-        status=status,
+        status=result.status,
         extra={
             "steps": result.steps,
-            "views": len(views),
-            "unregistered": unregistered,
-            "sfm": sfm_record,
+            "views": fitted.views,
+            "unregistered": fitted.unregistered,
+            "sfm": fitted.sfm,
             "heldout_psnr": metrics.get("psnr"),
             "baseline_psnr": metrics.get("baseline_psnr"),
-            "written": [str(p) for p in written],
+            "written": [str(p) for p in fitted.written],
         },
     )
     if result.status == "interrupted":
@@ -298,51 +260,11 @@ def _fit(args: argparse.Namespace, ctx: CommandContext) -> int:
     return 0
 
 
-def _structure_from_motion(
-    args: argparse.Namespace, ctx: CommandContext, seed: int, scene_dir: Path
-) -> tuple[Any, Path, dict[str, Any]]:
-    """Run SfM into ``SCENE/colmap`` (or, resuming, read the model an earlier run made there)."""
-    from easel.cameras.colmap import read_colmap_model
-    from easel.flythrough.sfm import SfmOptions, run_sfm
-    from easel.io.record import record_path
-
-    work = scene_dir / "colmap"
-    model_dir, images_dir = work / "undistorted" / "sparse", work / "undistorted" / "images"
-    if args.resume and model_dir.is_dir():
-        try:
-            record = json.loads(record_path(scene_dir).read_text()).get("sfm") or {}
-        except (OSError, ValueError, AttributeError):
-            record = {}
-        return (
-            read_colmap_model(model_dir),
-            images_dir,
-            {"unregistered": record.get("unregistered", []), "reused": True},
-        )
-    sfm_options = options_from_args(SfmOptions, args, seed=seed).validate()
-    # run_sfm checks the photos before it makes its work folder (and so SCENE): nothing is made before
-    with ctx.timed("sfm"):
-        result = run_sfm(args.images, work, sfm_options, progress=ctx.progress)
-    return (
-        result.model,
-        result.images_dir,
-        {
-            "registered": len(result.registered),
-            "unregistered": result.unregistered,
-            "matcher": result.matcher,
-            "model_dir": str(result.model_dir),
-            "timings": result.timings,
-        },
-    )
-
-
 def _render(args: argparse.Namespace, ctx: CommandContext) -> int:
-    from easel.cameras.interpolate import read_colmap_camera_path
     from easel.flythrough.options import RenderOptions
-    from easel.flythrough.scene import Scene, path_at_size, scene_camera_path
-    from easel.image import to_uint8
-    from easel.io.video import VideoWriter, video_format
+    from easel.flythrough.pipeline import render_video
+    from easel.io.video import video_format
     from easel.options import options_dict
-    from easel.progress import report
 
     options = options_from_args(RenderOptions, args)
     inputs = [args.scene, args.camera_path]
@@ -352,28 +274,10 @@ def _render(args: argparse.Namespace, ctx: CommandContext) -> int:
     else:
         out = plan.file(args.output, option="-o", suffixes=VIDEO_SUFFIXES, record=True)
     plan.check()
-    scene = Scene.load(args.scene, device=options.device)
-    if args.camera_path is not None:
-        path = path_at_size(read_colmap_camera_path(args.camera_path), options.size)
-        fps = path.fps
-    else:
-        path = scene_camera_path(scene, options)
-        fps = options.fps
-    VideoWriter(out, fps=fps)  # checks the target and the encoder before rendering
-    total = len(path)
-    status = "finished"
-    report(ctx.progress, "frames", 0, total)
-    with ctx.timed("render_and_write"), VideoWriter(out, fps=fps) as writer:
-        try:
-            for i, frame in enumerate(scene.render_path(path, exposure=options.exposure)):
-                writer.write(to_uint8(frame))
-                report(ctx.progress, "frames", i + 1, total)
-        except KeyboardInterrupt:
-            if writer.frames_written == 0:
-                raise
-            status = "interrupted"
-        frames = writer.frames_written
-    h, w = path.output_shape
+    video = render_video(args.scene, out, options, camera_path=args.camera_path, progress=ctx.progress)
+    ctx.timings["render_and_write"] = video.seconds
+    frames, total, fps = video.frames, video.frames_planned, video.fps
+    w, h = video.frame_size
     record = save_record(
         out,
         args,
@@ -383,15 +287,14 @@ def _render(args: argparse.Namespace, ctx: CommandContext) -> int:
             "scene": args.scene,
             "camera_path": args.camera_path,
             **options_dict(options),
-            "device": str(scene.device),
+            "device": video.device,
         },
-        status=status,
+        status=video.status,
         extra={"frames": frames, "frames_planned": total, "frame_size": [w, h], "fps": fps},
     )
-    if status == "interrupted":
+    if video.status == "interrupted":
         return _interrupted(ctx, f"kept the first {frames} of {total} frames in {out} (record {record})")
-    seconds = ctx.timings.get("render_and_write", 0.0)
-    rate = f", {frames / seconds:.1f} frames/s" if seconds > 0 else ""
+    rate = f", {frames / video.seconds:.1f} frames/s" if video.seconds > 0 else ""
     ctx.done(f"wrote {out} ({frames} frames, {w}x{h}, {fps:g} fps{rate})")
     return 0
 

@@ -12,6 +12,7 @@ from easel.cli._common import (
     add_max_size,
     add_output,
     load_image,
+    load_kernels_in_background,
     save_record,
 )
 from easel.cli._options import add_options, options_from_args
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         >>> main(["quantize", "photo.jpg", "-k", "8", "-o", "poster.png"])  # runs this function  # doctest: +SKIP
         0
     """
-    from easel.art.quantize import palette_swatch, quantize_colors, write_quantized
+    from easel.art.quantize import load_kernels, palette_swatch, quantize_colors, write_quantized
     from easel.io.images import WRITE_SUFFIXES, write_image
 
     options: QuantizeOptions = options_from_args(QuantizeOptions, args).validate()
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
             raise InputError(f"{args.palette}: --palette must differ from -o/--output")
         palette_out = plan.file(args.palette, option="--palette", suffixes=WRITE_SUFFIXES)
     plan.check()
+    load_kernels_in_background(args.image, load_kernels, options)
 
     loaded = load_image(args.image, ctx, args.max_size, min_side=1)
     with ctx.timed("quantize"):
@@ -128,7 +130,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
             "palette": result.hex_codes,
             "counts": result.counts.tolist(),
             "mse": result.mse,
-            "size": [int(result.image.shape[1]), int(result.image.shape[0])],
+            "size": [int(result.labels.shape[1]), int(result.labels.shape[0])],
         },
     )
     extra = f" and {palette_out}" if palette_out is not None else ""

@@ -14,11 +14,10 @@ HELP = "the studio: a local web page with a tab per capability, a job queue and 
 ORDER = 85
 DESCRIPTION = """\
 Serves the studio, a web page with a tab per capability (quantize, superpixels,
-stylize, stylize-video, dream, depth, kenburns, photo3d): upload inputs, set the
-options (the same defaults as the command line, the rarer ones under
-"Advanced"), follow the progress and the
-intermediate images, download the results, and copy the equivalent `easel ...`
-command line. Jobs run one at a time (--concurrency N on a GPU); each page shows
+stylize, stylize-video, dream, depth, kenburns, photo3d, flythrough): upload
+inputs, set the options (the same defaults as the command line, the rarer ones
+under "Advanced"), follow the progress and the intermediate images, download the
+results, and copy the equivalent `easel ...` command line. Jobs run one at a time (--concurrency N on a GPU); each page shows
 its place in the queue and can cancel its job. Every result is kept in --outputs
 (one folder per job, with its run record OUT.json), whether or not its page is
 still open; the Gallery tab lists them.

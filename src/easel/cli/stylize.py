@@ -16,6 +16,7 @@ from easel.cli._common import (
     float_list,
     positive_float,
     positive_int,
+    run_device_fields,
     save_record,
 )
 from easel.errors import InputError
@@ -215,17 +216,10 @@ def _record(
     extra: dict[str, Any],
 ) -> None:
     """The run record: the resolved options (the API's, plus what only the CLI takes) and the result."""
-    from easel.devices import resolve_device
-    from easel.nets.precision import precision_name, resolve_precision
     from easel.options import options_dict
 
     resolved: dict[str, Any] = options_dict(options.resolved())
-    device = resolve_device(options.device)
-    dtype, choice = resolve_precision(device, options.precision)  # auto: the run's cached measurement
-    resolved["device"] = str(device)  # what ran, not "auto"
-    resolved["precision"] = precision_name(dtype)
-    if choice is not None:
-        resolved["precision_measurement"] = choice.as_record()
+    resolved.update(run_device_fields(options.device, options.precision))
     resolved.update(
         content=args.content,
         style=args.style,

@@ -14,6 +14,7 @@ from easel.cli._common import (
     add_output,
     new_plan,
     positive_float,
+    run_device_fields,
     save_record,
 )
 from easel.errors import InputError
@@ -52,8 +53,15 @@ arguments, continues after the last finished frame and gives the same frames;
 the final encode happens once at the end (--reencode redoes only that, e.g.
 at another --fps). Delete the work folder when you no longer need it.
 
-OUT is .mp4/.webm (the source's audio copied in), .gif, a folder of PNG
-frames, or an image (.png/.jpg): a contact sheet of the frames. Output runs at
+A frame range (--frames START:END, 0-based, END excluded) stylizes only those
+source frames, e.g. one chunk of a long clip; --previous gives the stylized
+frames before START (an earlier run's OUT: a folder of frames, or a video), so
+the range continues that run exactly as one run over the whole clip would
+(bit-identical from PNG frames). Output frames keep their source numbers.
+
+OUT is .mp4/.webm (the source's audio copied in; not for a partial frame
+range), .gif, a folder of PNG frames, or an image (.png/.jpg): a contact
+sheet of the frames. Output runs at
 the source's frame rate (--fps for a folder, default 12). Bursts: --no-flow
 stylizes every frame from scratch with the same style targets; a frame the
 previous one does not cover (a cut; --min-overlap) starts from scratch too.
@@ -66,6 +74,8 @@ examples:
   easel stylize-video burst/ --style starry.jpg --no-flow -o burst.gif
   easel stylize-video burst/ --style starry.jpg --no-flow -o sheet.png
   easel stylize-video clip.mp4 --style starry.jpg -o starry.mp4 --reencode --fps 24
+  easel stylize-video clip.mp4 --style starry.jpg -o part1/ --frames 0:450
+  easel stylize-video clip.mp4 --style starry.jpg -o part2/ --frames 450:900 --previous part1/
 """
 
 STATE_IN_FOLDER = ".easel-stylize-video.json"
@@ -100,6 +110,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=positive_float,
         default=None,
         help=f"output frame rate (default: the source's; {DEFAULT_FOLDER_FPS:g} for a folder)",
+    )
+    video.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        metavar="FRAMES",
+        help="the stylized frames before --frames START, to continue from: an earlier run's OUT "
+        "(a folder of frame_NNNNN.png numbered by source frame, or a video ending at START)",
     )
     video.add_argument("--no-audio", action="store_true", help="do not copy the source's audio")
     video.add_argument(
@@ -142,6 +160,7 @@ def _state(
         "input": file_fingerprint(args.input),
         "styles": [{**file_fingerprint(p), "weight": w} for p, w in styles],
         "masks": [file_fingerprint(m) for m in args.mask],
+        "previous": None if args.previous is None else file_fingerprint(args.previous),
         "max_size": args.max_size,
         "options": resolved,
     }
@@ -204,28 +223,33 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     from easel.style.video_options import VideoStyleOptions
 
     options: VideoStyleOptions = options_from_args(VideoStyleOptions, args).validate()
+    if args.previous is not None and options.range_start == 0:
+        raise InputError(
+            "--previous: the stylized frames before the range need --frames START:END with START > 0"
+        )
     styles = expand_style_paths(args.style)
     if len(args.mask) > len(styles):
         raise InputError(
             f"{len(args.mask)} --mask options for {len(styles)} --style images (one mask per style, in order)"
         )
-    for path in (args.input, *(p for p, _ in styles), *args.mask):
+    given = [args.input, *(p for p, _ in styles), *args.mask, *([args.previous] if args.previous else [])]
+    for path in given:
         if not path.exists():
             raise InputError(f"{path}: no such file or folder")
     kind = _kind(args.output)
     state = _state(args, options, styles)
 
     # every file this run writes, checked before a frame is decoded or the encoder loads
-    plan = new_plan(args, [args.input, *(p for p, _ in styles), *args.mask])
+    plan = new_plan(args, given)
     if kind == "frames":
         out = plan.folder(args.output, option="-o", resume=True)
         check_frame_folder(out)
-        store = FrameStore(out, STATE_IN_FOLDER)
+        store = FrameStore(out, STATE_IN_FOLDER, first=options.range_start)
         resuming = not args.overwrite and store.matches(state)
         plan.record(out, refresh=resuming)
     else:
         work = Path(f"{args.output}.frames")
-        store = FrameStore(work)
+        store = FrameStore(work, first=options.range_start)
         resuming = not args.overwrite and store.matches(state)
         suffixes = SHEET_SUFFIXES if kind == "sheet" else (f".{kind}",)
         out = plan.file(args.output, option="-o", suffixes=suffixes, refresh=bool(args.reencode))
@@ -250,7 +274,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     if frames.info.is_sequence:
         _skipped_notice(args.input, ctx)
     fps = args.fps or frames.info.fps or DEFAULT_FOLDER_FPS
-    total = frames.info.num_frames
+    total = _range_length(args, options, frames.info.num_frames, frames.info.frames_estimated)
     if args.reencode:
         done = store.finished()
         if total is not None and not frames.info.frames_estimated and done < total:
@@ -258,7 +282,8 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
                 f"--reencode: only {done} of {total} frames are finished in {store.folder}; "
                 "run without --reencode to continue"
             )
-        return _finish(args, ctx, options, store, out, kind, fps, [], "finished", done)
+        whole = _whole_clip(options, frames.info.num_frames)
+        return _finish(args, ctx, options, store, out, kind, fps, [], "finished", done, whole)
     stream = iter(frames)
     first = next(stream, None)  # a file with no decodable frame fails here, before the model loads
     if first is None:
@@ -269,10 +294,94 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
             f"{args.input}: frames are only {width}x{height} px; style transfer needs at least {MIN_SIDE} px "
             "on a side"
         )
+    shape = options.first_frame_options().output_shape(first.shape[:2])
+    previous = _previous_frames(args.previous, options, shape) if args.previous is not None else []
     style_list = _load_styles(args, ctx, styles, frames.info.shape)
     return _stylize(
-        args, ctx, options, store, out, kind, fps, itertools.chain([first], stream), style_list, total, state
+        args,
+        ctx,
+        options,
+        store,
+        out,
+        kind,
+        fps,
+        itertools.chain([first], stream),
+        style_list,
+        (total, frames.info.num_frames),
+        state,
+        previous,
     )
+
+
+def _range_length(
+    args: argparse.Namespace, options: VideoStyleOptions, num_frames: int | None, estimated: bool
+) -> int | None:
+    """The number of frames this run writes (``None``: unknown), the range checked against the source."""
+    if options.frame_range is None:
+        return num_frames
+    start, end = options.range_start, options.range_end
+    if num_frames is not None and not estimated:
+        if start >= num_frames or (end is not None and end > num_frames):
+            raise InputError(
+                f"--frames {start}:{'' if end is None else end}: {args.input} has {plural(num_frames, 'frame')} "
+                f"(0 to {num_frames - 1}; END is excluded)"
+            )
+    if end is None:
+        return None if num_frames is None else max(0, num_frames - start)
+    return end - start
+
+
+def _whole_clip(options: VideoStyleOptions, num_frames: int | None) -> bool:
+    """Whether the run covers the whole source (so its audio belongs to the output)."""
+    start, end = options.range_start, options.range_end
+    return start == 0 and (end is None or (num_frames is not None and end >= num_frames))
+
+
+def _previous_frames(path: Path, options: VideoStyleOptions, shape: tuple[int, int]) -> list[Any]:
+    """The stylized frames before the range that a run over the whole clip would still hold.
+
+    A folder of ``frame_NNNNN.png`` (numbered by source frame, as stylize-video writes them)
+    gives the frames numbered START-K+1 .. START; any other folder, or a video, its last K
+    frames (K = ``--long-term``, at most START). A video's even-size padding is cropped.
+    """
+    import collections
+
+    from easel.io.images import read_image
+    from easel.io.video import read_frames
+    from easel.io.video.png_frames import FRAME_NAME
+
+    start = options.range_start
+    need = min(options.long_term, start) if options.flow else 0
+    if need == 0:
+        return []
+    if path.is_dir() and any(FRAME_NAME.fullmatch(p.name) for p in path.iterdir()):
+        images = []
+        for index in range(start - need, start):
+            file = path / f"frame_{index + 1:05d}.png"
+            if not file.is_file():
+                raise InputError(
+                    f"--previous {path}: has no {file.name} (source frame {index}); continuing at frame "
+                    f"{start} with --long-term {options.long_term} needs frames {start - need} to {start - 1}"
+                )
+            images.append(read_image(file, max_size=None, min_side=1).rgb)
+    else:
+        images = list(collections.deque(read_frames(path), maxlen=need))
+        if len(images) < need:
+            raise InputError(
+                f"--previous {path}: has {plural(len(images), 'frame')}; continuing at frame {start} "
+                f"with --long-term {options.long_term} needs the {need} before it"
+            )
+    h, w = shape
+    out = []
+    for image in images:
+        if image.shape[0] - h in (0, 1) and image.shape[1] - w in (0, 1):
+            out.append(image[:h, :w])
+        else:
+            raise InputError(
+                f"--previous {path}: frames are {image.shape[1]}x{image.shape[0]}, this run's are {w}x{h} "
+                "(the same --size and input as the earlier run?)"
+            )
+    return out
 
 
 def _stylize(
@@ -285,12 +394,14 @@ def _stylize(
     fps: float,
     frames: Any,
     styles: list[Style],
-    total: int | None,
+    counts: tuple[int | None, int | None],
     state: dict[str, Any],
+    previous: list[Any],
 ) -> int:
     from easel.style.transfer import Stylizer
     from easel.style.video import stylize_video
 
+    total, num_source = counts  # frames to write; frames in the source
     fresh = bool(args.overwrite)
     store.open(state, fresh=fresh)
     resumed = 0 if fresh else store.finished()
@@ -310,7 +421,8 @@ def _stylize(
                 options,
                 progress=ctx.progress,
                 resume=store if not fresh else (),
-                num_frames=total,
+                previous=previous,
+                num_frames=num_source,
                 stylizer=stylizer,
             ):
                 if frame.status == "interrupted":
@@ -323,12 +435,13 @@ def _stylize(
                         bad += 1
                     if frame.message:
                         ctx.notice(f"frame {frame.index + 1}: {frame.message}")
-                count = frame.index + 1
+                count = frame.index - options.range_start + 1
     except KeyboardInterrupt:
         status = "interrupted"
     if status == "interrupted":
         return _interrupted(args, ctx, options, out, summaries, count, total)
-    code = _finish(args, ctx, options, store, out, kind, fps, summaries, status, count)
+    whole = _whole_clip(options, num_source)
+    code = _finish(args, ctx, options, store, out, kind, fps, summaries, status, count, whole)
     return 1 if code == 0 and bad else code
 
 
@@ -360,8 +473,9 @@ def _finish(
     summaries: list[dict[str, Any]],
     status: str,
     count: int,
+    whole: bool,
 ) -> int:
-    """The final encode (once, from the stored frames), the audio, the record."""
+    """The final encode (once, from the stored frames), the audio (``whole`` clip only), the record."""
     from easel.io.images import write_image
     from easel.io.video import VideoWriter
     from easel.io.video.audio import copy_audio
@@ -382,7 +496,10 @@ def _finish(
                         writer.write(store[index])
                         report(ctx.progress, "encode", index + 1, count)
                 if kind in ("mp4", "webm") and not args.no_audio:
-                    audio = copy_audio(out, args.input)
+                    if whole:
+                        audio = copy_audio(out, args.input)
+                    else:
+                        ctx.notice("the source's audio is not copied for a part of the clip (--frames)")
     except KeyboardInterrupt:
         _record(args, ctx, options, out, "interrupted", {"frames_done": count, "frames": summaries})
         ctx.notice(f"interrupted while encoding; the frames are in {store.folder}: run with --reencode")
@@ -417,11 +534,10 @@ def _record(
     status: str,
     extra: dict[str, Any],
 ) -> None:
-    from easel.devices import resolve_device
     from easel.options import options_dict
 
     resolved = options_dict(options.resolved())
-    resolved["device"] = str(resolve_device(options.device))
+    resolved.update(run_device_fields(options.device, options.precision))
     resolved.update(
         input=args.input,
         style=args.style,

@@ -12,6 +12,7 @@ from easel.cli._common import (
     add_max_size,
     add_output,
     load_image,
+    load_kernels_in_background,
     save_record,
 )
 from easel.cli._options import add_options, options_from_args
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
         >>> main(["superpixels", "photo.jpg", "-o", "mosaic.png"])  # runs this function  # doctest: +SKIP
         0
     """
-    from easel.art.superpixels import superpixel_mosaic
+    from easel.art.superpixels import load_kernels, superpixel_mosaic
     from easel.io.images import WRITE_SUFFIXES, write_image
 
     options: SuperpixelOptions = options_from_args(SuperpixelOptions, args).validate()
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace, ctx: CommandContext) -> int | None:
     plan = OutputPlan(inputs=[args.image], overwrite=args.overwrite)
     out = plan.file(args.output, option="-o", suffixes=WRITE_SUFFIXES, record=True)
     plan.check()
+    load_kernels_in_background(args.image, load_kernels)
     loaded = load_image(args.image, ctx, args.max_size, min_side=1)
     n_pixels = loaded.shape[0] * loaded.shape[1]
     if options.n_segments > n_pixels:  # clamped by SLIC: say so rather than pretend

@@ -34,16 +34,138 @@ from numpy.typing import ArrayLike
 from easel.dream.options import MIN_OCTAVE_SIDE, DreamOptions, auto_tile_size
 from easel.dream.tiles import tile_boxes
 from easel.image import FloatImage, as_float_rgb, from_tensor, to_tensor
+from easel.nets.precision import PrecisionChoice
 from easel.optim import StepHook, optimize
 from easel.options import OptionError
 from easel.progress import ProgressFn
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GUIDE_SIZE", "DreamResult", "Dreamer", "NormalizedAscent", "dream", "resize_tensor"]
+__all__ = [
+    "GUIDE_SIZE",
+    "MEASURE_SIZE",
+    "DreamResult",
+    "Dreamer",
+    "NormalizedAscent",
+    "auto_precision",
+    "dream",
+    "load_dream_encoder",
+    "measure_encoder_speed",
+    "resize_tensor",
+]
 
 GUIDE_SIZE = 512
 """Long side (px) at which a guide image's features are computed (smaller guides keep their size)."""
+MEASURE_SIZE = 192
+"""Side (px) of the image ``precision="auto"`` times the encoder on (fp32 against the low precision).
+
+Not smaller: at 96 px fixed costs swamp the arithmetic, and on a loaded CPU the
+bf16/fp32 ratio of a 96 px pass swung between 0.65 and 1.1 where 192 px gave
+0.57-0.72 (a full 512 px step: 0.4)."""
+
+_AUTO_CHOICES: dict[tuple[str, bool, tuple[int, ...], tuple[str, ...]], PrecisionChoice] = {}
+
+
+def _set_memory_format(encoder: torch.nn.Module, channels_last: bool) -> None:
+    """Switch a :class:`~easel.nets.vgg.VGGEncoder` (shared by several dreamers) to the wanted layout."""
+    switch = getattr(encoder, "use_channels_last", None)
+    if switch is not None and bool(getattr(encoder, "channels_last", False)) != channels_last:
+        switch(channels_last)
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def measure_encoder_speed(
+    encoder: torch.nn.Module,
+    device: torch.device,
+    precisions: Iterable[str] = ("fp32", "bf16"),
+    *,
+    channels_last: bool = True,
+    size: int = MEASURE_SIZE,
+    repeats: int = 3,
+) -> dict[str, float]:
+    """Seconds of one dream gradient (forward + backward to the image) of ``encoder``, per precision.
+
+    The measurement behind ``precision="auto"``: the dream's own encoder, in the
+    dream's memory format, on a ``(1, 3, size, size)`` image; each precision is
+    warmed up once and the best of ``repeats`` passes is kept. On the CPU the
+    process's CPU time is measured (on a machine shared with other jobs the wall
+    time mostly measures the others); elsewhere the wall time.
+
+    Example:
+        >>> from easel.nets.vgg import VGGEncoder
+        >>> times = measure_encoder_speed(VGGEncoder(widths=(4,) * 16), torch.device("cpu"), ("fp32",), size=16)
+        >>> list(times), times["fp32"] > 0
+        (['fp32'], True)
+    """
+    from easel.devices import autocast
+    from easel.nets.precision import PRECISION_DTYPES
+
+    _set_memory_format(encoder, channels_last)
+    clock = time.process_time if device.type == "cpu" else time.perf_counter
+    image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)).to(device)
+    seconds: dict[str, float] = {}
+    for name in precisions:
+        best = float("inf")
+        for run in range(repeats + 1):
+            x = image.clone().requires_grad_(True)
+            _sync(device)
+            start = clock()
+            with autocast(device, PRECISION_DTYPES[name]):
+                feats = encoder(x)
+            loss = sum((f.float().square().mean() for f in feats.values()), x.new_zeros(()))
+            torch.autograd.grad(loss, x)
+            _sync(device)
+            if run > 0:  # the first pass warms up (allocations, kernel selection)
+                best = min(best, clock() - start)
+        seconds[name] = best
+    return seconds
+
+
+def auto_precision(
+    encoder: torch.nn.Module, device: torch.device, *, channels_last: bool = True
+) -> tuple[torch.dtype | None, PrecisionChoice]:
+    """``precision="auto"`` for a dream: the faster of fp32 and the low precision, for this encoder and layout.
+
+    The machine-wide measurement of :mod:`easel.nets.precision` times plain
+    (channels-first) convolutions; in channels-last layout the answer can
+    differ (on one AVX512-BF16/AMX Xeon a VGG-19 step in bf16 is 1.4 times faster
+    than fp32 channels-first, 2.2 times channels-last). So a channels-last dream times its own
+    encoder with :func:`measure_encoder_speed` (a fraction of a second), once
+    per process, through :func:`easel.nets.precision.choose_precision` (same
+    margin, same record); a channels-first one uses the shared cached measurement.
+
+    Returns:
+        ``(dtype, choice)``: the autocast dtype (``None`` = fp32) and the measurement.
+
+    Example:
+        >>> dtype, choice = auto_precision(encoder, torch.device("cpu"))  # doctest: +SKIP
+        >>> choice.precision, choice.seconds  # doctest: +SKIP
+        ('bf16', {'fp32': 0.21, 'bf16': 0.09})
+    """
+    from easel.nets.precision import PRECISION_DTYPES, choose_precision, device_key, resolve_precision
+
+    if not channels_last:
+        dtype, shared = resolve_precision(device, "auto")
+        assert shared is not None
+        return dtype, shared
+    widths = tuple(m.out_channels for m in encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    layers = tuple(getattr(encoder, "layers", ()))
+    key = (device_key(device), channels_last, widths, layers)
+    choice = _AUTO_CHOICES.get(key)
+    if choice is None:
+
+        def measure(device: torch.device, precisions: Iterable[str]) -> dict[str, float]:
+            return measure_encoder_speed(encoder, device, precisions, channels_last=channels_last)
+
+        choice = choose_precision(device, measure=measure, use_cache=False)
+        _AUTO_CHOICES[key] = choice
+    return PRECISION_DTYPES[choice.precision], choice
 
 
 class NormalizedAscent(torch.optim.Optimizer):
@@ -118,6 +240,7 @@ class DreamResult:
             activation energy of that step's jittered image, before the step).
         notes: things worth telling the user (fewer octaves than asked).
         seconds: wall time of the dream.
+        octave_seconds: wall time of each octave's steps (where the time goes).
 
     Example:
         >>> result = dream(image, DreamOptions(iterations=5))  # doctest: +SKIP
@@ -132,6 +255,7 @@ class DreamResult:
     history: list[dict[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    octave_seconds: list[float] = field(default_factory=list)
 
     @property
     def final_energy(self) -> float:
@@ -154,20 +278,39 @@ class DreamResult:
             "first_energy": self.history[0]["energy"] if self.history else None,
             "final_energy": self.history[-1]["energy"] if self.history else None,
             "seconds": round(self.seconds, 3),
+            "octave_seconds": [round(s, 3) for s in self.octave_seconds],
         }
 
 
-def _layer_widths(encoder: torch.nn.Module, layers: Iterable[str]) -> dict[str, int]:
-    """Channels of each named activation of a :class:`~easel.nets.vgg.VGGEncoder`."""
-    wanted = set(layers)
-    widths: dict[str, int] = {}
-    width = 3
-    for name, module in zip(encoder.names, encoder.body, strict=True):  # type: ignore[arg-type, union-attr]
-        if isinstance(module, torch.nn.Conv2d):
-            width = module.out_channels
-        if name in wanted:
-            widths[name] = width
-    return widths
+@torch.no_grad()
+def _layer_widths(encoder: torch.nn.Module, layers: Iterable[str], device: torch.device) -> dict[str, int]:
+    """Channels of each named activation of an encoder (a VGG-19 or a GoogLeNet): one small forward pass."""
+    feats = encoder(torch.zeros(1, 3, 64, 64, device=device))
+    return {name: int(feats[name].shape[1]) for name in layers if name in feats}
+
+
+def load_dream_encoder(options: DreamOptions, device: torch.device) -> torch.nn.Module:
+    """The encoder of ``options.model`` (or ``options.weights``) returning the options' layers.
+
+    Raises:
+        WeightsError: the weights are not cached, or not a file of that network.
+
+    Example:
+        >>> enc = load_dream_encoder(DreamOptions(model="googlenet-torchvision"), torch.device("cpu"))  # doctest: +SKIP
+        >>> enc.layers  # doctest: +SKIP
+        ['inception4c']
+    """
+    from easel.dream.options import family
+
+    layers = list(options.layer_weights())
+    if family(options.model) == "googlenet":
+        from easel.nets.googlenet import load_googlenet
+        from easel.weights import resolve
+
+        return load_googlenet(resolve(options.model, override=options.weights), layers=layers, device=device)
+    from easel.nets.vgg import load_encoder
+
+    return load_encoder(options.model, weights=options.weights, layers=layers, device=device)
 
 
 class Dreamer:
@@ -182,7 +325,7 @@ class Dreamer:
 
     Raises:
         OptionError: a channel index the encoder's layers do not have; channels with a guide.
-        WeightsError: the weights are not cached, or not a VGG-19 file.
+        WeightsError: the weights are not cached, or not a file of the options' network.
 
     Example:
         >>> dreamer = Dreamer(DreamOptions(weights="vgg19-tiny.pth"))  # doctest: +SKIP
@@ -201,15 +344,19 @@ class Dreamer:
         self.options = options.validate()
         self.weights = options.layer_weights()
         self.device = resolve_device(options.device)
-        self.dtype, self.precision_choice = resolve_precision(self.device, options.precision)
+        self.channels_last = options.channels_last
+        self.dtype: torch.dtype | None = None
+        self.precision_choice: PrecisionChoice | None = None
+        if options.precision != "auto":
+            self.dtype, _ = resolve_precision(self.device, options.precision)  # an unknown name fails early
         if encoder is None:
-            from easel.nets.vgg import load_encoder
-
-            encoder = load_encoder(
-                options.model, weights=options.weights, layers=list(self.weights), device=self.device
-            )
+            encoder = load_dream_encoder(options, self.device)
         self.encoder = encoder.to(self.device)
-        self.widths = _layer_widths(self.encoder, self.weights)
+        if options.precision == "auto":
+            self.dtype, self.precision_choice = auto_precision(
+                self.encoder, self.device, channels_last=self.channels_last
+            )
+        self.widths = _layer_widths(self.encoder, self.weights, self.device)
         if options.channels is not None:
             if guide is not None:
                 raise OptionError(
@@ -230,6 +377,7 @@ class Dreamer:
     def _features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         from easel.devices import autocast
 
+        _set_memory_format(self.encoder, self.channels_last)  # the encoder may be shared
         with autocast(self.device, self.dtype):
             feats = self.encoder(x)
         return {name: f.float() for name, f in feats.items()}
@@ -382,7 +530,9 @@ class Dreamer:
         status, message = "finished", ""
         lr = self.options.step / 255.0
         offset = 0
+        octave_seconds: list[float] = []
         for index, base in enumerate(bases):
+            octave_start = time.perf_counter()
             detail = resize_tensor(detail, tuple(base.shape[-2:]))  # type: ignore[arg-type]
             param = (base + detail).clamp(0.0, 1.0).requires_grad_(True)
             h, w = base.shape[-2:]
@@ -405,6 +555,7 @@ class Dreamer:
                 step_offset=offset,
             )
             offset += fit.steps
+            octave_seconds.append(time.perf_counter() - octave_start)
             history.extend(
                 {"step": entry["step"], "octave": float(index + 1), "energy": entry["energy"]}
                 for entry in fit.history
@@ -424,6 +575,7 @@ class Dreamer:
             history=history,
             notes=notes,
             seconds=time.perf_counter() - start,
+            octave_seconds=octave_seconds,
         )
 
 

@@ -22,14 +22,17 @@ import os
 from dataclasses import dataclass
 
 from easel.devices import device_option
-from easel.nets.options import PRECISIONS, model_option, precision_option, weights_option
+from easel.dream.registry import GOOGLENET
+from easel.nets.options import DEFAULT_MODEL, PRECISIONS, precision_option, weights_option
 from easel.nets.registry import PREPROCESSING as MODEL_PREPROCESSING
 from easel.nets.vgg_layers import LAYERS
 from easel.options import OptionError, option
 from easel.pyramid import pyramid_shapes
 
 __all__ = [
+    "DEFAULT_LAYERS",
     "MAX_ZOOM",
+    "MODELS",
     "MIN_OCTAVE_SIDE",
     "MIN_SIDE",
     "MIN_TILE",
@@ -37,10 +40,16 @@ __all__ = [
     "DreamOptions",
     "ZoomOptions",
     "auto_tile_size",
+    "family",
+    "layer_names",
     "octave_shapes",
     "parse_layer_spec",
 ]
 
+MODELS: tuple[str, ...] = (*MODEL_PREPROCESSING, GOOGLENET)
+"""Registry names of the encoders a dream can use: the VGG-19s of ``stylize`` and GoogLeNet."""
+DEFAULT_LAYERS: dict[str, tuple[str, ...]] = {"vgg19": ("relu4_2",), "googlenet": ("inception4c",)}
+"""Network family -> the layers dreamed when ``layers`` is ``None`` (inception4c: the original notebook's)."""
 MIN_SIDE = 32
 """Smallest side (px) of an input image."""
 MIN_OCTAVE_SIDE = 32
@@ -86,9 +95,35 @@ def parse_layer_spec(spec: str) -> tuple[str, float]:
     return name, weight
 
 
-def _unknown_layer(name: str) -> str:
-    close = difflib.get_close_matches(name, LAYERS, n=3, cutoff=0.6)
+def family(model: str) -> str:
+    """``"googlenet"`` or ``"vgg19"``: which network (and layer names) a registry name means.
+
+    Example:
+        >>> family("vgg19-caffe"), family("googlenet-torchvision")
+        ('vgg19', 'googlenet')
+    """
+    return "googlenet" if model == GOOGLENET else "vgg19"
+
+
+def layer_names(model: str) -> tuple[str, ...]:
+    """The layer names of ``model``'s network, in network order.
+
+    Example:
+        >>> layer_names("googlenet-torchvision")[-1], layer_names("vgg19-caffe")[0]
+        ('inception5b', 'conv1_1')
+    """
+    if family(model) == "googlenet":
+        from easel.nets.googlenet import LAYERS as GOOGLENET_LAYERS  # torch: only once a dream is checked
+
+        return GOOGLENET_LAYERS
+    return LAYERS
+
+
+def _unknown_layer(name: str, model: str) -> str:
+    close = difflib.get_close_matches(name, layer_names(model), n=3, cutoff=0.6)
     hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    if family(model) == "googlenet":
+        return f"has an unknown GoogLeNet layer {name!r}{hint}; layers are named like inception4c or conv2"
     return f"has an unknown VGG-19 layer {name!r}{hint}; layers are named like relu4_2 or conv5_1"
 
 
@@ -137,7 +172,8 @@ class DreamOptions:
 
     Attributes:
         layers: encoder layers whose activations are maximized, each ``NAME`` or
-            ``NAME:WEIGHT`` (``("relu4_2", "relu5_1:0.5")``).
+            ``NAME:WEIGHT`` (``("relu4_2", "relu5_1:0.5")``); ``None``: the model's
+            default (:data:`DEFAULT_LAYERS`: ``relu4_2``, ``inception4c`` for GoogLeNet).
         channels: maximize only these channels of each layer (``None``: all).
         octaves: scales of the pyramid, the finest being the input's size.
         octave_scale: size ratio between neighbouring octaves (> 1).
@@ -147,10 +183,14 @@ class DreamOptions:
         jitter: random shift (roll) of up to this many pixels per step.
         tile_size: compute gradients in tiles of this many pixels, with a random
             grid offset per step; ``None`` = 1024 (images up to 1024 px are one tile).
-        model: registry name of the encoder.
+        model: registry name of the encoder (:data:`MODELS`).
         weights: a local weights file overriding the registry's cached copy.
         precision: ``"auto"`` (the faster of fp32 and the device's low precision,
-            measured once per device), ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+            measured with this encoder in this memory format, once per process),
+            ``"fp32"``, ``"bf16"`` or ``"fp16"``.
+        channels_last: run the convolutions in channels-last memory format (on a
+            CPU with AMX/AVX512-BF16 this is what makes bf16 fast; ``--no-channels-last``
+            for the plain layout).
         device: ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"mps"``.
         seed: random seed of the jitter; ``None`` leaves torch's generator alone.
 
@@ -159,9 +199,9 @@ class DreamOptions:
         3
     """
 
-    layers: tuple[str, ...] = option(
-        ("relu4_2",),
-        help="encoder layers to excite, each NAME or NAME:WEIGHT",
+    layers: tuple[str, ...] | None = option(
+        None,
+        help="encoder layers to excite, each NAME or NAME:WEIGHT (default relu4_2; inception4c for googlenet)",
         metavar="L[:W][,L[:W]]",
         group=_OBJECTIVE,
     )
@@ -179,9 +219,14 @@ class DreamOptions:
         metavar="PX",
         group=_OCTAVES,
     )
-    model: str = model_option(_ENCODER)
+    model: str = option(
+        DEFAULT_MODEL, help="encoder weights from the registry", choices=MODELS, group=_ENCODER
+    )
     weights: str | os.PathLike[str] | None = weights_option(_ENCODER)
     precision: str = precision_option(_ENCODER)
+    channels_last: bool = option(
+        True, help="channels-last convolutions (default; faster on CPU and CUDA)", group=_ENCODER
+    )
     device: str = device_option()
     seed: int | None = option(0, help="random seed, for reproducible results")
 
@@ -193,7 +238,8 @@ class DreamOptions:
             {'relu4_2': 3.0}
         """
         weights: dict[str, float] = {}
-        for spec in self.layers:
+        specs = self.layers if self.layers is not None else DEFAULT_LAYERS[family(self.model)]
+        for spec in specs:
             name, weight = parse_layer_spec(spec)
             weights[name] = weights.get(name, 0.0) + weight
         return weights
@@ -207,11 +253,14 @@ class DreamOptions:
             ...
             easel.options.OptionError: layers has an unknown VGG-19 layer 'relu4_5' (did you mean relu4_4 or relu4_3 or relu4_2?); layers are named like relu4_2 or conv5_1
         """
-        if not self.layers:
+        if self.model not in MODELS:
+            raise OptionError("model", f"must be one of {', '.join(MODELS)}, got {self.model!r}")
+        if self.layers is not None and not self.layers:
             raise OptionError("layers", "must name at least one layer")
+        names = layer_names(self.model)
         for name in self.layer_weights():
-            if name not in LAYERS:
-                raise OptionError("layers", _unknown_layer(name))
+            if name not in names:
+                raise OptionError("layers", _unknown_layer(name, self.model))
         if self.channels is not None:
             if not self.channels:
                 raise OptionError("channels", "must name at least one channel")
@@ -230,8 +279,6 @@ class DreamOptions:
             raise OptionError("jitter", f"must be between 0 and 4096 pixels, got {self.jitter}")
         if self.tile_size is not None and self.tile_size < MIN_TILE:
             raise OptionError("tile_size", f"must be at least {MIN_TILE} px, got {self.tile_size}")
-        if self.model not in MODEL_PREPROCESSING:
-            raise OptionError("model", f"must be one of {', '.join(MODEL_PREPROCESSING)}, got {self.model!r}")
         if self.precision not in PRECISIONS:
             raise OptionError("precision", f"must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         return self

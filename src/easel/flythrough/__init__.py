@@ -22,6 +22,7 @@ __getattr__, __dir__, __all__ = lazy_exports(
         "easel.flythrough.synthetic": ["SyntheticScene", "write_synthetic_scene", "render_view", "arc_poses"],
         "easel.flythrough.sfm": ["SfmOptions", "SfmResult", "run_sfm"],
         "easel.flythrough.fitting": ["fit", "fit_flythrough", "FitResult"],
+        "easel.flythrough.pipeline": ["fit_photos", "render_video", "PhotoFitResult", "VideoResult"],
         "easel.flythrough.options": ["FitOptions", "RenderOptions"],
         "easel.flythrough.scene": ["Scene", "View", "load_views", "scene_camera_path"],
         "easel.flythrough.alignment": [

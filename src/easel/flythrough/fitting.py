@@ -5,7 +5,11 @@ tonemapper (per-image exposure and white balance, response curve,
 vignetting) with Adam through :func:`easel.optim.optimize`: one training view
 per step, in a shuffled order that depends only on the seed and the step
 (so a resumed fit sees the same views as an uninterrupted one), an
-``(1 - w) L1 + w (1 - SSIM)`` loss, held-out PSNR every ``eval_every`` steps,
+``(1 - w) L1 + w (1 - SSIM)`` loss (plus a VGG-19 perceptual term when its
+weights are there, :func:`perceptual_loss_for`), a constant learning rate or
+one that decays along a half cosine over the second half of the fit
+(:func:`lr_factor`), optionally refined camera poses and point positions,
+held-out PSNR every ``eval_every`` steps,
 resumable checkpoints every ``checkpoint_every`` steps. Ctrl-C ends the fit
 with ``status="interrupted"`` and the model as far as it got (and a
 checkpoint to resume from).
@@ -34,19 +38,40 @@ import numpy as np
 import torch
 
 from easel.errors import InputError
-from easel.flythrough.model import FlythroughModel, photometric_loss
-from easel.flythrough.options import SHAPE_FIELDS, FitOptions
+from easel.flythrough.model import PERCEPTUAL_LAYERS, FlythroughModel, PerceptualLoss, photometric_loss
+from easel.flythrough.options import PERCEPTUAL_DEFAULT, SHAPE_FIELDS, FitOptions
+from easel.flythrough.rasterize import RasterPlan
 from easel.flythrough.scene import APPEARANCE_NOTE, MIN_VIEWS, Scene, View, camera_tensors, held_out_mask
 from easel.optim import Checkpoint, StepState, optimize
 from easel.progress import ProgressFn, ProgressUpdate
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LR_SCALES", "FitResult", "fit", "fit_flythrough", "view_order"]
+__all__ = [
+    "LR_SCALES",
+    "FitResult",
+    "fit",
+    "fit_flythrough",
+    "lr_factor",
+    "perceptual_loss_for",
+    "view_order",
+]
 
-LR_SCALES = {"descriptors": 1.0, "renderer": 1.0, "tonemapper": 5.0, "appearance": 10.0}
+LR_SCALES = {
+    "descriptors": 1.0,
+    "renderer": 1.0,
+    "tonemapper": 5.0,
+    "appearance": 10.0,
+    "pose_deltas": 1.0,
+    "point_offsets": 0.3,
+}
 """Adam step sizes of the parameter groups, as multiples of ``FitOptions.learning_rate``
-(``appearance``: the per-image exposure and white balance; ``tonemapper``: response and vignetting)."""
+(``appearance``: the per-image exposure and white balance; ``tonemapper``: response and vignetting;
+``pose_deltas``: radians and scene-scale units per step; ``point_offsets``: scene-scale units)."""
+DECAY_START = 0.5
+"""Fraction of the fit at the full learning rate before the cosine decay (``lr_schedule="cosine"``)."""
+FINAL_LR = 0.05
+"""The cosine schedule's last learning rate, as a multiple of the base rate."""
 APPEARANCE_PARAMS = ("tonemapper.exposure", "tonemapper.white_balance")
 
 
@@ -109,6 +134,58 @@ def _initial_appearance(
         logs = torch.log2(ratio.clamp(1e-3, 1e3))
         model.tonemapper.exposure[index] = logs.mean()
         model.tonemapper.white_balance[index] = (logs - logs.mean()) * math.log(2.0)
+
+
+def lr_factor(step: int, total: int, schedule: str = "cosine") -> float:
+    """The learning rate of 0-based ``step`` of ``total``, as a multiple of the base rate.
+
+    ``"cosine"``: constant for the first :data:`DECAY_START` of the fit, then a
+    half cosine down to :data:`FINAL_LR` of the base (the last steps settle
+    instead of jittering); ``"constant"``: 1 throughout. A function of the
+    step alone, so a resumed fit follows the same schedule.
+
+    Example:
+        >>> [round(lr_factor(s, 100), 3) for s in (0, 50, 75, 99)]
+        [1.0, 1.0, 0.502, 0.05]
+    """
+    if schedule == "constant" or total <= 1:
+        return 1.0
+    t = (step / (total - 1) - DECAY_START) / (1.0 - DECAY_START)
+    if t <= 0:
+        return 1.0
+    return FINAL_LR + (1.0 - FINAL_LR) * 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+
+def perceptual_loss_for(options: FitOptions, device: torch.device | str = "cpu") -> PerceptualLoss | None:
+    """The VGG-19 perceptual loss ``options`` ask for, or ``None`` (off).
+
+    ``perceptual_weight=None`` turns it on (at :data:`~easel.flythrough.options.PERCEPTUAL_DEFAULT`)
+    only when its weights are there: ``vgg_weights`` given, or ``vgg19-caffe`` cached.
+
+    Raises:
+        WeightsError: a positive ``perceptual_weight`` but no VGG-19 weights (the message says how to get them).
+
+    Example:
+        >>> perceptual_loss_for(FitOptions(perceptual_weight=0)) is None
+        True
+    """
+    weight = _perceptual_weight(options)
+    if weight == 0:
+        return None
+    from easel.nets.vgg import load_encoder
+
+    encoder = load_encoder(
+        "vgg19-caffe", weights=options.vgg_weights, layers=PERCEPTUAL_LAYERS, device=device
+    )
+    return PerceptualLoss(encoder)
+
+
+def _perceptual_weight(options: FitOptions) -> float:
+    if options.perceptual_weight is not None:
+        return float(options.perceptual_weight)
+    from easel.weights import is_present
+
+    return PERCEPTUAL_DEFAULT if options.vgg_weights is not None or is_present("vgg19-caffe") else 0.0
 
 
 def _total_steps(options: FitOptions, num_train: int) -> int:
@@ -187,12 +264,15 @@ def fit(
         "seed": options.seed,
     }
     if resume is not None:
-        theirs = {k: resume.extra.get(k) for k in identity}
+        # checkpoints from before pose and point refinement existed had neither
+        theirs = {k: resume.extra.get(k, False if k.startswith("refine_") else None) for k in identity}
         if theirs != identity:
             diff = sorted(k for k in identity if theirs[k] != identity[k])
             raise InputError(f"the checkpoint belongs to another fit (it differs in: {', '.join(diff)})")
 
     device = resolve_device(options.device)
+    perceptual = perceptual_loss_for(options, device)  # before the work: missing weights fail here
+    perceptual_weight = _perceptual_weight(options) if perceptual is not None else 0.0
     torch.manual_seed(options.seed)
     model = FlythroughModel(
         pts,
@@ -202,6 +282,8 @@ def fit(
         width=options.width,
         levels=options.levels,
         depth_band=options.depth_band,
+        refine_poses=options.refine_poses,
+        refine_points=options.refine_points,
     ).to(device)
     scene = Scene(
         model,
@@ -225,6 +307,8 @@ def fit(
     lr = options.learning_rate
     rates = {group: scale * lr for group, scale in LR_SCALES.items()}
 
+    built: list[torch.optim.Optimizer] = []
+
     def make_optimizer(tensors: list[torch.Tensor]) -> torch.optim.Optimizer:
         groups: dict[str, list[torch.Tensor]] = {k: [] for k in rates}
         ids = {id(t): name for name, t in named.items()}
@@ -232,19 +316,36 @@ def fit(
             name = ids[id(t)]
             group = "appearance" if name in APPEARANCE_PARAMS else name.split(".")[0]
             groups[group].append(t)
-        return torch.optim.Adam([{"params": p, "lr": rates[k]} for k, p in groups.items() if p])
+        opt = torch.optim.Adam([{"params": p, "lr": rates[k], "name": k} for k, p in groups.items() if p])
+        built.append(opt)
+        return opt
 
     step_counter = [resume.step if resume is not None else 0]
+    plans: dict[int, RasterPlan] = {}
     last_psnr: dict[str, float] = {}
     history_psnr: dict[int, float] = {}
 
     def loss_fn() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model.train()
         index = view_order(step_counter[0], len(train), options.seed)
+        factor = lr_factor(step_counter[0], total, options.lr_schedule)
+        for group in built[-1].param_groups:
+            group["lr"] = rates[group["name"]] * factor
         step_counter[0] += 1
         K, pose, shape = cams[index]  # noqa: N806
-        pred = model(K, pose, shape, model.tonemapper.appearance([(index, 1.0)]))
-        return photometric_loss(pred, targets[index], options.ssim_weight)
+        plan = None
+        if model.can_plan():
+            # fixed points and cameras: where the points land is computed once per view
+            if index not in plans:
+                plans[index] = model.plan(K, pose, shape)
+            plan = plans[index]
+        pred = model(K, pose, shape, model.tonemapper.appearance([(index, 1.0)]), image=index, plan=plan)
+        loss, terms = photometric_loss(pred, targets[index], options.ssim_weight)
+        if perceptual is not None:
+            vgg = perceptual(pred, targets[index])
+            loss = loss + perceptual_weight * vgg
+            terms["perceptual"] = vgg.detach()
+        return loss, terms
 
     def held_out_psnr() -> float:
         from easel.metrics import psnr
@@ -303,6 +404,7 @@ def fit(
         "held_out_views": [ordered[i].name for i in test_idx],
         "num_points": len(pts),
         "device": str(device),
+        "perceptual_weight": perceptual_weight,
         "final_loss": result.history[-1]["total"] if result.history else None,
         "heldout_psnr_history": {str(k): round(v, 3) for k, v in sorted(history_psnr.items())},
     }

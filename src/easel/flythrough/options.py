@@ -11,14 +11,18 @@ Example:
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 from easel.devices import device_option
 from easel.options import OptionError, option
 
-__all__ = ["FitOptions", "RenderOptions", "SHAPE_FIELDS"]
+__all__ = ["FitOptions", "PERCEPTUAL_DEFAULT", "RenderOptions", "SHAPE_FIELDS"]
 
-SHAPE_FIELDS = ("descriptor_channels", "width", "levels")
+PERCEPTUAL_DEFAULT = 0.1
+"""The perceptual loss's weight when ``perceptual_weight`` is ``None`` and the VGG-19 weights are there."""
+
+SHAPE_FIELDS = ("descriptor_channels", "width", "levels", "refine_poses", "refine_points")
 """Fields that change the model's tensors: a resumed fit must keep them."""
 
 
@@ -35,11 +39,17 @@ class FitOptions:
         steps: optimizer steps (one training view per step).
         epochs: passes over the training views instead of ``steps`` (``None``: use ``steps``).
         learning_rate: Adam's step size (the tonemapper's: 5x).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (full rate for half the fit, then a half cosine to 5 %).
         descriptor_channels: channels of each point's learned descriptor (the first 3 start as its colour).
         width: channels of the U-Net at full resolution (about 100k parameters at 8).
         levels: point-pyramid levels (each 2x coarser).
         depth_band: relative depth band of the fuzzy depth test.
+        refine_poses: refine the training cameras' poses (se(3) corrections; held-out cameras keep theirs).
+        refine_points: refine the point positions (an offset per point).
         ssim_weight: weight of ``1 - SSIM`` in the loss (the rest is L1).
+        perceptual_weight: weight of the VGG-19 perceptual loss added to it (``None``:
+            :data:`PERCEPTUAL_DEFAULT` when the ``vgg19-caffe`` weights are cached, else 0).
+        vgg_weights: a VGG-19 weights file for it instead of the cached ``vgg19-caffe``.
         holdout_every: every n-th image by sorted name (index % n == 0) is held out (0: none).
         eval_every: evaluate the held-out views every this many steps (0: only at the end).
         checkpoint_every: save a resumable checkpoint every this many steps (0: only at the end).
@@ -65,6 +75,12 @@ class FitOptions:
         metavar="LR",
         group="fit",
     )
+    lr_schedule: str = option(
+        "constant",
+        help="learning-rate schedule: constant, or cosine (decays over the second half of the fit)",
+        choices=("cosine", "constant"),
+        group="fit",
+    )
     descriptor_channels: int = option(
         4,
         help="channels of each point's descriptor (the first 3 start as its colour)",
@@ -77,8 +93,29 @@ class FitOptions:
     depth_band: float = option(
         0.01, help="relative depth band of the fuzzy depth test", metavar="F", group="model"
     )
+    refine_poses: bool = option(
+        False,
+        help="also refine each training camera's pose (a small se(3) correction; held-out cameras are not)",
+        group="fit",
+    )
+    refine_points: bool = option(
+        False, help="also refine the point positions (a learned offset per point)", group="fit"
+    )
     ssim_weight: float = option(
         0.2, help="weight of 1 - SSIM in the loss (the rest is L1)", metavar="W", group="fit"
+    )
+    perceptual_weight: float | None = option(
+        None,
+        help="weight of a VGG-19 perceptual loss (default: 0.1 when the vgg19-caffe weights are cached, "
+        "otherwise 0 = off; it costs about 2-2.5x the rest of a step on a CPU)",
+        metavar="W",
+        group="fit",
+    )
+    vgg_weights: str | os.PathLike[str] | None = option(
+        None,
+        help="VGG-19 weights file of the perceptual loss instead of the cached vgg19-caffe",
+        metavar="PATH",
+        group="fit",
     )
     holdout_every: int = option(
         8,
@@ -120,10 +157,16 @@ class FitOptions:
             raise OptionError("levels", f"must be between 1 and 6; got {self.levels}")
         if not (_finite(self.learning_rate) and self.learning_rate > 0):
             raise OptionError("learning_rate", f"must be a positive number; got {self.learning_rate}")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise OptionError("lr_schedule", f"must be cosine or constant; got {self.lr_schedule!r}")
         if not (_finite(self.depth_band) and 0 <= self.depth_band <= 1):
             raise OptionError("depth_band", f"must be between 0 and 1; got {self.depth_band}")
         if not (_finite(self.ssim_weight) and 0 <= self.ssim_weight <= 1):
             raise OptionError("ssim_weight", f"must be between 0 and 1; got {self.ssim_weight}")
+        if self.perceptual_weight is not None and not (
+            _finite(self.perceptual_weight) and 0 <= self.perceptual_weight <= 100
+        ):
+            raise OptionError("perceptual_weight", f"must be between 0 and 100; got {self.perceptual_weight}")
         for name in ("holdout_every", "eval_every", "checkpoint_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:

@@ -32,10 +32,13 @@ import torch
 
 __all__ = [
     "RasterLevel",
+    "RasterPlan",
     "level_shape",
     "project_points",
     "pull_push",
+    "raster_plan",
     "rasterize",
+    "rasterize_planned",
     "rasterize_reference",
 ]
 
@@ -117,6 +120,7 @@ def rasterize(
     *,
     num_levels: int = 4,
     depth_band: float = 0.01,
+    displacement: torch.Tensor | None = None,
 ) -> list[RasterLevel]:
     """Rasterize a point cloud with descriptors at ``num_levels`` resolutions.
 
@@ -129,6 +133,14 @@ def rasterize(
         num_levels: pyramid levels (level ``l`` is ``2**l`` times coarser), >= 1.
         depth_band: the fuzzy depth test's relative band: a point is blended into a
             pixel when its depth is at most ``nearest * (1 + depth_band)``.
+        displacement: optional ``(N, 2)`` screen-space motion of each point in
+            full-resolution pixels, **zero-valued** but carrying gradients (e.g.
+            ``uv(p + dp) - uv(p + dp.detach())``): the rasterized values do not
+            change, but the gradient of the loss reaches the point positions or
+            the camera pose through the first-order image-space approximation
+            of ADOP: moving a point by ``d`` changes its pixel by ``-grad(F) . d``
+            (central differences of the level's features, where covered), shared
+            among the points blended there.
 
     Returns:
         One :class:`RasterLevel` per level, finest first.
@@ -149,22 +161,14 @@ def rasterize(
     for level in range(num_levels):
         h, w = level_shape(shape, level)
         scale = 2.0**level
-        # pixel (row, col) of a level-l image covers [col * 2^l, (col + 1) * 2^l) in full-resolution units
-        col = torch.floor(uv[:, 0] / scale)
-        row = torch.floor(uv[:, 1] / scale)
-        inside = front & (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        # points outside the view go to one extra bin (h * w), dropped at the end: no boolean indexing
-        index = torch.where(inside, row.clamp(0, h - 1) * w + col.clamp(0, w - 1), float(h * w)).long()
-        zi = torch.where(inside, zd, torch.full_like(zd, float("inf")))
-        nearest = torch.full((h * w + 1,), float("inf"), dtype=dtype, device=z.device)
-        nearest = nearest.scatter_reduce(0, index, zi, reduce="amin", include_self=True)
-        keep = (inside & (zi <= nearest[index] * (1.0 + depth_band))).to(dtype)
-        weight = torch.zeros(h * w + 1, dtype=dtype, device=z.device).index_add_(0, index, keep)
+        index, keep, weight, nearest = _bins(uv, zd, front, (h, w), scale, depth_band)
         feats = torch.zeros(h * w + 1, channels, dtype=dtype, device=z.device).index_add(
             0, index, descriptors * keep[:, None]
         )
         weight, feats, nearest = weight[:-1], feats[:-1], nearest[:-1]
         feats = feats / weight.clamp_min(1.0)[:, None]
+        if displacement is not None:
+            feats = feats + _displacement_term(feats, weight, (h, w), index, keep, displacement / scale)
         out.append(
             RasterLevel(
                 feats.T.reshape(1, channels, h, w),
@@ -173,6 +177,146 @@ def rasterize(
             )
         )
     return out
+
+
+def _bins(
+    uv: torch.Tensor,
+    zd: torch.Tensor,
+    front: torch.Tensor,
+    shape: tuple[int, int],
+    scale: float,
+    depth_band: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per point its bin (``h * w`` for points outside) and whether the depth test keeps it; per bin
+    the number kept and the nearest depth (all with the extra bin last)."""
+    h, w = shape
+    dtype = zd.dtype
+    # pixel (row, col) of a level-l image covers [col * 2^l, (col + 1) * 2^l) in full-resolution units
+    col = torch.floor(uv[:, 0] / scale)
+    row = torch.floor(uv[:, 1] / scale)
+    inside = front & (col >= 0) & (col < w) & (row >= 0) & (row < h)
+    # points outside the view go to one extra bin (h * w), dropped at the end: no boolean indexing
+    index = torch.where(inside, row.clamp(0, h - 1) * w + col.clamp(0, w - 1), float(h * w)).long()
+    zi = torch.where(inside, zd, torch.full_like(zd, float("inf")))
+    nearest = torch.full((h * w + 1,), float("inf"), dtype=dtype, device=zd.device)
+    nearest = nearest.scatter_reduce(0, index, zi, reduce="amin", include_self=True)
+    keep = (inside & (zi <= nearest[index] * (1.0 + depth_band))).to(dtype)
+    weight = torch.zeros(h * w + 1, dtype=dtype, device=zd.device).index_add_(0, index, keep)
+    return index, keep, weight, nearest
+
+
+@dataclass
+class RasterPlan:
+    """Where the points of one camera land, per level, for rasterizing descriptors again cheaply.
+
+    The pixel assignment and the depth test depend only on the positions and
+    the camera, not on the descriptors: a fit with fixed points and cameras
+    computes them once per training view (:func:`raster_plan`) and then only
+    averages the current descriptors into their pixels (:func:`rasterize_planned`).
+
+    Attributes:
+        shapes: ``(h, w)`` per level.
+        points: per level, ``(M,)`` indices of the points the depth test keeps.
+        pixels: per level, ``(M,)`` their flat pixel index.
+        weights: per level, ``(1, 1, h, w)`` points blended per pixel.
+        depths: per level, ``(1, 1, h, w)`` nearest depth (``inf`` in holes).
+
+    Example:
+        >>> plan = raster_plan(torch.tensor([[0.0, 0.0, 2.0]]), torch.eye(3) * 2, torch.eye(4), (2, 2), num_levels=1)
+        >>> plan.points[0].tolist(), plan.pixels[0].tolist()
+        ([0], [0])
+    """
+
+    shapes: list[tuple[int, int]]
+    points: list[torch.Tensor]
+    pixels: list[torch.Tensor]
+    weights: list[torch.Tensor]
+    depths: list[torch.Tensor]
+
+
+@torch.no_grad()
+def raster_plan(
+    points: torch.Tensor,
+    K: torch.Tensor,  # noqa: N803
+    world_to_camera: torch.Tensor,
+    shape: tuple[int, int],
+    *,
+    num_levels: int = 4,
+    depth_band: float = 0.01,
+) -> RasterPlan:
+    """The :class:`RasterPlan` of ``points`` seen by a camera (the arguments of :func:`rasterize`).
+
+    Example:
+        >>> plan = raster_plan(torch.rand(100, 3) + 1, torch.eye(3) * 8, torch.eye(4), (16, 16))
+        >>> [tuple(w.shape[2:]) for w in plan.weights]
+        [(16, 16), (8, 8), (4, 4), (2, 2)]
+    """
+    if num_levels < 1:
+        raise ValueError(f"num_levels must be >= 1, got {num_levels}")
+    pts = points.float()
+    uv, z = project_points(pts, K.to(pts.dtype), world_to_camera.to(pts.dtype))
+    front = (z > NEAR) & torch.isfinite(uv).all(dim=1)
+    plan = RasterPlan([], [], [], [], [])
+    for level in range(num_levels):
+        h, w = level_shape(shape, level)
+        index, keep, weight, nearest = _bins(uv, z, front, (h, w), 2.0**level, depth_band)
+        chosen = torch.nonzero(keep > 0).squeeze(1)
+        plan.shapes.append((h, w))
+        plan.points.append(chosen)
+        plan.pixels.append(index[chosen])
+        plan.weights.append(weight[:-1].reshape(1, 1, h, w))
+        plan.depths.append(nearest[:-1].reshape(1, 1, h, w))
+    return plan
+
+
+def rasterize_planned(plan: RasterPlan, descriptors: torch.Tensor) -> list[RasterLevel]:
+    """:func:`rasterize` of ``descriptors`` ``(N, C)`` with a precomputed :class:`RasterPlan` (the same values).
+
+    Example:
+        >>> pts, desc = torch.rand(100, 3) + 1, torch.rand(100, 4)
+        >>> plan = raster_plan(pts, torch.eye(3) * 8, torch.eye(4), (16, 16))
+        >>> fast = rasterize_planned(plan, desc)[0].features
+        >>> bool(torch.allclose(fast, rasterize(pts, desc, torch.eye(3) * 8, torch.eye(4), (16, 16))[0].features))
+        True
+    """
+    out: list[RasterLevel] = []
+    channels = descriptors.shape[1]
+    for (h, w), chosen, pixels, weight, depth in zip(
+        plan.shapes, plan.points, plan.pixels, plan.weights, plan.depths, strict=True
+    ):
+        feats = torch.zeros(h * w, channels, dtype=descriptors.dtype, device=descriptors.device)
+        feats = feats.index_add(0, pixels, descriptors[chosen])
+        feats = feats / weight.reshape(-1).clamp_min(1.0)[:, None]
+        out.append(RasterLevel(feats.T.reshape(1, channels, h, w), weight, depth))
+    return out
+
+
+def _displacement_term(
+    feats: torch.Tensor,
+    weight: torch.Tensor,
+    shape: tuple[int, int],
+    index: torch.Tensor,
+    keep: torch.Tensor,
+    displacement: torch.Tensor,
+) -> torch.Tensor:
+    """``(h * w, C)``: per pixel, the mean over its blended points of ``-grad(F) . d`` (zero when ``d`` is)."""
+    h, w = shape
+    f = feats.detach().T.reshape(1, -1, h, w)
+    m = (weight > 0).to(f.dtype).reshape(1, 1, h, w)
+    pad_f = torch.nn.functional.pad(f, (1, 1, 1, 1))
+    pad_m = torch.nn.functional.pad(m, (1, 1, 1, 1))
+    # central differences where both neighbours are covered (holes hold zeros, not colour)
+    gx = (pad_f[..., 1:-1, 2:] - pad_f[..., 1:-1, :-2]) * 0.5 * pad_m[..., 1:-1, 2:] * pad_m[..., 1:-1, :-2]
+    gy = (pad_f[..., 2:, 1:-1] - pad_f[..., :-2, 1:-1]) * 0.5 * pad_m[..., 2:, 1:-1] * pad_m[..., :-2, 1:-1]
+    channels = f.shape[1]
+    grads = torch.cat([gx.reshape(channels, -1).T, gy.reshape(channels, -1).T], dim=1)
+    grads = torch.cat([grads, grads.new_zeros(1, 2 * channels)])  # the bin of points outside
+    g = grads[index]  # (N, 2C)
+    per_point = (
+        -(g[:, :channels] * displacement[:, :1] + g[:, channels:] * displacement[:, 1:]) * keep[:, None]
+    )
+    total = torch.zeros(h * w + 1, channels, dtype=f.dtype, device=f.device).index_add(0, index, per_point)
+    return total[:-1] / weight.clamp_min(1.0)[:, None]
 
 
 def rasterize_reference(

@@ -401,7 +401,7 @@ class Scene:
         with torch.no_grad():
             desc = self.model.descriptors[:, :3]
             colors = self.model.tonemapper.curve(desc).clamp(0.0, 1.0)
-        return self.model.points.double().cpu().numpy(), colors.float().cpu().numpy()
+        return self.model.fitted_points().double().cpu().numpy(), colors.float().cpu().numpy()
 
     # ---------------------------------------------------------------- the folder
 
@@ -507,6 +507,8 @@ class Scene:
             width=options.width,
             levels=options.levels,
             depth_band=options.depth_band,
+            refine_poses=options.refine_poses,
+            refine_points=options.refine_points,
         )
         try:
             model.load_state_dict(state)

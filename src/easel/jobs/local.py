@@ -13,6 +13,10 @@ tasks it was running are lost, a new pool is started and they run again (up to
 pool reports *every* task in flight as lost, also one that another worker had
 just finished: each attempt leaves a completion marker as soon as its function
 returns, and a "lost" task whose marker exists counts as done, not run again.
+
+Progress from the workers (``on_progress``) travels on a manager queue (a
+server process, so a worker killed in the middle of a put breaks nothing) and
+is handed to ``on_progress`` in the calling thread, between waits.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import logging
 import multiprocessing
 import os
 import pickle
+import queue as queue_module
 import signal
 import tempfile
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.managers import SyncManager
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +42,8 @@ from easel.jobs.tasks import (
     OutcomeFn,
     Task,
     TaskFn,
+    TaskProgressFn,
+    Waiting,
     call_task,
     describe_failure,
     gpu_ids,
@@ -46,6 +53,9 @@ log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0
 """How long stopped workers get to save what they can before they are killed."""
+
+POLL_S = 0.2
+"""How often the progress queue is read while tasks run (only when progress is asked for)."""
 
 
 def default_workers(tasks: Sequence[Task]) -> int:
@@ -62,9 +72,11 @@ def default_workers(tasks: Sequence[Task]) -> int:
     return max(1, min(count, len(tasks)))
 
 
-def _call_and_mark(fn: TaskFn, payload: Any, attempt: int, marker: str) -> tuple[Any, float]:
+def _call_and_mark(
+    fn: TaskFn, payload: Any, attempt: int, marker: str, key: str = "", queue: Any = None
+) -> tuple[Any, float]:
     """:func:`call_task`, then the result written to ``marker`` (atomically) before it is returned."""
-    result = call_task(fn, payload, attempt)
+    result = call_task(fn, payload, attempt, key, queue)
     part = f"{marker}.part"
     with open(part, "wb") as fh:
         pickle.dump(result, fh)
@@ -94,6 +106,13 @@ def _init_worker(threads: int, gpu_queue: Any) -> None:
     with contextlib.suppress(OSError):
         os.setpgrp()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _progress_manager() -> SyncManager:
+    """A spawned manager for the progress queue; Ctrl-C is the batch's to handle, not its."""
+    manager = SyncManager(ctx=multiprocessing.get_context("spawn"))
+    manager.start(signal.signal, (signal.SIGINT, signal.SIG_IGN))
+    return manager
 
 
 def _new_pool(workers: int, gpus: list[str]) -> ProcessPoolExecutor:
@@ -133,6 +152,7 @@ def run_local(
     workers: int | None = None,
     retries: int = 0,
     on_outcome: OutcomeFn | None = None,
+    on_progress: TaskProgressFn | None = None,
 ) -> list[Outcome]:
     """Run the tasks on a spawned process pool; see :func:`easel.jobs.engine.run_tasks`.
 
@@ -144,16 +164,53 @@ def run_local(
     workers = max(1, min(workers or default_workers(tasks), len(tasks)))
     gpus = gpu_ids() if any(t.gpu for t in tasks) else []
     book = Attempts(retries)
-    pending: deque[Task] = deque(tasks)
+    pending = Waiting(tasks)
     outcomes: list[Outcome] = []
 
     def finish(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+        pending.ended(outcome)
+        for ended in [outcome, *pending.blocked()]:  # and the tasks that waited for a failed one
+            outcomes.append(ended)
+            if on_outcome is not None:
+                on_outcome(ended)
 
     markers = tempfile.TemporaryDirectory(prefix="easel-jobs-")
+    manager = _progress_manager() if on_progress is not None else None
+    progress_queue = manager.Queue() if manager is not None else None
+
+    def drain() -> None:
+        while progress_queue is not None and on_progress is not None:
+            try:
+                key, update = progress_queue.get_nowait()
+            except (queue_module.Empty, OSError, EOFError):
+                return
+            on_progress(key, update)
+
+    try:
+        return _run_pools(
+            fn, pending, workers, gpus, book, finish, markers.name, progress_queue, drain, outcomes
+        )
+    finally:
+        markers.cleanup()
+        if manager is not None:
+            manager.shutdown()
+
+
+def _run_pools(
+    fn: TaskFn,
+    pending: Waiting,
+    workers: int,
+    gpus: list[str],
+    book: Attempts,
+    finish: OutcomeFn,
+    markers: str,
+    progress_queue: Any,
+    drain: Callable[[], None],
+    outcomes: list[Outcome],
+) -> list[Outcome]:
+    """The pools of one :func:`run_local` call: a new one whenever a dead worker broke the last."""
     submitted = 0
+    timeout = POLL_S if progress_queue is not None else None
     while pending:
         pool = _new_pool(workers, gpus)
         running: dict[Future[Any], Task] = {}
@@ -163,21 +220,26 @@ def run_local(
             while (pending and not broken) or running:
                 # at most one task per worker in flight: a broken pool loses only those
                 while pending and not broken and len(running) < workers:
-                    task = pending.popleft()
+                    task = pending.take()
+                    if task is None:  # the others wait for tasks still running
+                        break
                     attempt = book.start(task.key)
-                    marker = Path(markers.name) / f"{submitted}.done"
+                    marker = Path(markers) / f"{submitted}.done"
                     submitted += 1
                     try:
-                        future = pool.submit(_call_and_mark, fn, task.payload, attempt, str(marker))
+                        future = pool.submit(
+                            _call_and_mark, fn, task.payload, attempt, str(marker), task.key, progress_queue
+                        )
                     except BrokenProcessPool:
                         book.started[task.key] -= 1
-                        pending.appendleft(task)
+                        pending.again(task, first=True)
                         broken = True
                     else:
                         running[future], marker_of[future] = task, marker
                 if not running:
                     break
-                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                done, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
+                drain()
                 for future in done:
                     task = running.pop(future)
                     attempts = book.started[task.key]
@@ -192,21 +254,20 @@ def run_local(
                             )
                         elif book.again_after_loss(task.key):
                             log.info("%s: its worker died; running it again", task.key)
-                            pending.append(task)
+                            pending.again(task)
                         else:
                             finish(Outcome(task.key, error="its worker died every time", attempts=attempts))
                     except Exception as exc:
                         if book.again_after_failure(task.key, exc):
                             log.info("%s failed (%s); running it again", task.key, describe_failure(exc))
-                            pending.append(task)
+                            pending.again(task)
                         else:
                             finish(Outcome(task.key, error=describe_failure(exc), attempts=attempts))
                     else:
                         finish(Outcome(task.key, value=value, attempts=attempts, seconds=seconds))
         except BaseException:
             _stop(pool, running)
-            markers.cleanup()
             raise
         pool.shutdown(wait=True, cancel_futures=True)
-    markers.cleanup()
+    drain()
     return outcomes

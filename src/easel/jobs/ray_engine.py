@@ -10,22 +10,39 @@ has GPUs, one GPU. Ray's own re-execution is off: this engine resubmits a lost
 or failed task itself with the next attempt number, as the local engine does,
 so a re-run knows it may replace what the lost attempt left. Ray reuses its
 worker processes, so what a worker loads once (model weights) serves later tasks.
+
+Progress from the tasks (``on_progress``) travels on a :class:`ray.util.queue.Queue`
+(an actor) and is handed to ``on_progress`` in the calling thread, between waits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Sequence
 from typing import Any
 
 from easel.errors import InputError, MissingExtraError
-from easel.jobs.tasks import Attempts, Outcome, OutcomeFn, Task, TaskFn, call_task, describe_failure
+from easel.jobs.tasks import (
+    Attempts,
+    Outcome,
+    OutcomeFn,
+    Task,
+    TaskFn,
+    TaskProgressFn,
+    Waiting,
+    call_task,
+    describe_failure,
+)
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 30.0
 """How long cancelled tasks get to save what they can."""
+
+POLL_S = 0.2
+"""How often the progress queue is read while tasks run (only when progress is asked for)."""
 
 
 def require_ray() -> Any:
@@ -52,6 +69,7 @@ def run_ray(
     address: str | None = None,
     retries: int = 0,
     on_outcome: OutcomeFn | None = None,
+    on_progress: TaskProgressFn | None = None,
 ) -> list[Outcome]:
     """Run the tasks as Ray tasks; see :func:`easel.jobs.engine.run_tasks`.
 
@@ -79,14 +97,19 @@ def run_ray(
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise InputError(f"Ray address {address!r}: cannot connect ({first})") from None
     try:
-        return _run(ray, fn, tasks, retries, on_outcome)
+        return _run(ray, fn, tasks, retries, on_outcome, on_progress)
     finally:
         if started:
             ray.shutdown()
 
 
 def _run(
-    ray: Any, fn: TaskFn, tasks: Sequence[Task], retries: int, on_outcome: OutcomeFn | None
+    ray: Any,
+    fn: TaskFn,
+    tasks: Sequence[Task],
+    retries: int,
+    on_outcome: OutcomeFn | None,
+    on_progress: TaskProgressFn | None,
 ) -> list[Outcome]:
     from ray.exceptions import RayTaskError
 
@@ -95,6 +118,22 @@ def _run(
     book = Attempts(retries)
     running: dict[Any, Task] = {}
     outcomes: list[Outcome] = []
+    progress_queue = None
+    if on_progress is not None:
+        from ray.util.queue import Queue
+
+        progress_queue = Queue(actor_options={"num_cpus": 0})
+
+    def drain() -> None:
+        if progress_queue is None or on_progress is None:
+            return
+        try:
+            items = progress_queue.get_nowait_batch(progress_queue.qsize())
+        except Exception as exc:  # the queue actor is gone: progress is not worth failing the batch for
+            log.debug("progress queue unreadable: %s", exc)
+            return
+        for key, update in items:
+            on_progress(key, update)
 
     def submit(task: Task) -> None:
         attempt = book.start(task.key)
@@ -104,19 +143,31 @@ def _run(
             max_retries=0,  # lost tasks are resubmitted here, with the next attempt number
             retry_exceptions=False,
             name=task.key,
-        ).remote(fn, task.payload, attempt)
+        ).remote(fn, task.payload, attempt, task.key, progress_queue)
         running[ref] = task
 
+    waiting = Waiting(tasks)
+
     def finish(outcome: Outcome) -> None:
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+        waiting.ended(outcome)
+        for ended in [outcome, *waiting.blocked()]:  # and the tasks that waited for a failed one
+            outcomes.append(ended)
+            if on_outcome is not None:
+                on_outcome(ended)
+        submit_ready()
+
+    def submit_ready() -> None:
+        task = waiting.take()
+        while task is not None:
+            submit(task)
+            task = waiting.take()
 
     try:
-        for task in tasks:
-            submit(task)
+        submit_ready()
         while running:
-            ready, _ = ray.wait(list(running), num_returns=1)
+            timeout = POLL_S if progress_queue is not None else None
+            ready, _ = ray.wait(list(running), num_returns=1, timeout=timeout)
+            drain()
             for ref in ready:
                 task = running.pop(ref)
                 attempts = book.started[task.key]
@@ -137,6 +188,7 @@ def _run(
                         finish(Outcome(task.key, error="its worker died every time", attempts=attempts))
                 else:
                     finish(Outcome(task.key, value=value, attempts=attempts, seconds=seconds))
+        drain()
     except BaseException:
         # Ctrl-C/SIGTERM: stop the running tasks (KeyboardInterrupt in each: it saves what it can)
         for ref in running:
@@ -144,4 +196,8 @@ def _run(
         if running:
             ray.wait(list(running), num_returns=len(running), timeout=STOP_GRACE_S)
         raise
+    finally:
+        if progress_queue is not None:
+            with contextlib.suppress(Exception):
+                progress_queue.shutdown()
     return outcomes

@@ -311,22 +311,29 @@ def random_vgg19_state_dict(
     widths: Sequence[int] = DEFAULT_WIDTHS,
     seed: int = 0,
     classifier: bool = False,
+    fan: str = "out",
 ) -> dict[str, torch.Tensor]:
     """A random-initialized VGG-19 state dict in the real file format.
 
-    Convolutions use He initialization (fan-out, as torchvision does) with
-    zero biases. With ``classifier`` a small dummy ``classifier.0`` is added,
-    like the Caffe-converted files carry (the loader must ignore it).
+    Convolutions use He initialization with zero biases: ``fan="out"`` as
+    torchvision does, or ``fan="in"``, which keeps the activations at the input's
+    scale through the network as a trained VGG-19 roughly does (with Caffe-scaled
+    pixels its losses are then of the real network's order, about 1000x the
+    fan-out ones at the style layers). With ``classifier`` a small dummy
+    ``classifier.0`` is added, like the Caffe-converted files carry (the loader
+    must ignore it).
 
     Example:
         >>> tuple(random_vgg19_state_dict((4,) * 16)["features.0.weight"].shape)
         (4, 3, 3, 3)
     """
+    if fan not in ("in", "out"):
+        raise ValueError(f"fan must be 'in' or 'out', not {fan!r}")
     gen = torch.Generator().manual_seed(seed)
     state: dict[str, torch.Tensor] = {}
     in_ch = 3
     for index, width in zip(CONV_INDICES, widths, strict=True):
-        std = (2.0 / (width * 9)) ** 0.5
+        std = (2.0 / ((in_ch if fan == "in" else width) * 9)) ** 0.5
         state[f"features.{index}.weight"] = torch.randn(width, in_ch, 3, 3, generator=gen) * std
         state[f"features.{index}.bias"] = torch.zeros(width)
         in_ch = width
@@ -341,6 +348,7 @@ def save_random_vgg19(
     widths: Sequence[int] = DEFAULT_WIDTHS,
     seed: int = 0,
     classifier: bool = False,
+    fan: str = "out",
 ) -> Path:
     """Write :func:`random_vgg19_state_dict` to ``path`` atomically (for tests, demos, benchmarks).
 
@@ -351,7 +359,7 @@ def save_random_vgg19(
 
     out = Path(path)
     with atomic_path(out) as tmp:
-        torch.save(random_vgg19_state_dict(widths, seed=seed, classifier=classifier), tmp)
+        torch.save(random_vgg19_state_dict(widths, seed=seed, classifier=classifier, fan=fan), tmp)
     return out
 
 

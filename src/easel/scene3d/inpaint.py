@@ -318,6 +318,59 @@ def foreground_guard(
     return guard
 
 
+CLUSTER_GAP = 32
+"""Holes closer than this (pixels) are filled together; farther groups are filled in their own crops."""
+MAX_CLUSTERS = 64
+"""More groups than this are filled as one (the per-group overhead would outweigh the smaller crops)."""
+
+
+def hole_clusters(
+    holes: NDArray[np.bool_], gap: int = CLUSTER_GAP
+) -> list[tuple[tuple[int, int, int, int], NDArray[np.bool_]]]:
+    """The holes split into groups lying more than ``gap`` pixels apart.
+
+    A moving camera's holes are often slivers at opposite borders of the
+    frame and small gaps beside each object: filling each group in a crop of
+    its own costs what its area costs, not what the bounding box of all the
+    holes (often the whole frame) would.
+
+    Returns:
+        ``[(box, mask), ...]``: each group's bounding box ``(row0, row1, col0,
+        col1)`` and its ``(row1 - row0, col1 - col0)`` bool mask; one group
+        when there are more than :data:`MAX_CLUSTERS`; none without holes.
+
+    Example:
+        >>> holes = np.zeros((8, 100), bool); holes[2:4, 1] = True; holes[5, 98] = True
+        >>> [(box, int(mask.sum())) for box, mask in hole_clusters(holes, gap=8)]
+        [((2, 4, 1, 2), 2), ((5, 6, 98, 99), 1)]
+    """
+    import cv2
+
+    box = mask_bbox(holes, 0)
+    if box is None:
+        return []
+    r0, _, c0, _ = box
+    crop = holes[box[0] : box[1], box[2] : box[3]]
+    size = 2 * (gap // 2) + 1
+    grown = cv2.dilate(crop.view(np.uint8), cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(grown, connectivity=8)
+    if count <= 2 or count - 1 > MAX_CLUSTERS:
+        return [(box, crop)]
+    clusters = []
+    for label in range(1, count):
+        x, y, w, h = (int(v) for v in stats[label, :4])
+        own = (labels[y : y + h, x : x + w] == label) & crop[y : y + h, x : x + w]
+        sub = mask_bbox(own, 0)
+        assert sub is not None  # every group holds holes (the dilation grew from them)
+        clusters.append(
+            (
+                (r0 + y + sub[0], r0 + y + sub[1], c0 + x + sub[2], c0 + x + sub[3]),
+                own[sub[0] : sub[1], sub[2] : sub[3]],
+            )
+        )
+    return clusters
+
+
 def fill_holes(
     image: FloatImage,
     holes: NDArray[np.bool_],
@@ -326,8 +379,14 @@ def fill_holes(
     background_aware: bool = True,
     guard_radius: int = 6,
     ratio: float = 1.05,
+    *,
+    in_place: bool = False,
 ) -> tuple[FloatImage, NDArray[np.float32]]:
     """Fill disocclusion holes from the background side; return the image and a filled depth.
+
+    Each group of nearby holes (:func:`hole_clusters`) is filled in a crop
+    around it wide enough for the windows, so the result is that of filling
+    the whole frame at once at the cost of the holes' surroundings only.
 
     Args:
         image: ``(H, W, 3)`` float32 RGB in [0, 1] (hole pixels ignored).
@@ -339,6 +398,7 @@ def fill_holes(
         guard_radius: how far around holes foreground is hidden, in pixels,
             beyond twice the hole's thickness.
         ratio: depth ratio that makes a pixel foreground.
+        in_place: fill ``image`` and ``depth`` themselves (float32 arrays) instead of copies.
 
     Returns:
         ``(image, depth)``: the filled image and depth (both unchanged outside ``holes``).
@@ -349,23 +409,54 @@ def fill_holes(
     if not holes.any():
         return image, depth
     if holes.all():
+        if in_place:
+            image[...] = 0.5
+            depth[...] = 1.0
+            return image, depth
         return np.full_like(image, 0.5), np.ones_like(depth)
-    thickness = hole_thickness(holes)
+    out = image if in_place else image.copy()
+    out_depth = depth if in_place else np.array(depth, dtype=np.float32, copy=True)
+    height, width = holes.shape
+    clusters = hole_clusters(holes)
+    # windows sized by the thickest hole of all (the guard must outreach the widest gap)
+    thickness = max(hole_thickness(own) for _, own in clusters)
     window = int(min(4 * thickness + 3, 127)) | 1
+    radius = int(min(2.0 * thickness + guard_radius, 96))
+    margin = max(window, radius, 8) + 4
+    for (r0, r1, c0, c1), own in clusters:
+        top, left = max(r0 - margin, 0), max(c0 - margin, 0)
+        sl = (slice(top, min(r1 + margin, height)), slice(left, min(c1 + margin, width)))
+        filled, filled_depth = _fill_region(
+            image[sl], holes[sl], depth[sl], inpainter, window, radius, background_aware, ratio
+        )
+        own_sl = (slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+        out[sl][own_sl][own] = filled[own_sl][own]
+        out_depth[sl][own_sl][own] = filled_depth[own_sl][own]
+    return out, out_depth
+
+
+def _fill_region(
+    image: FloatImage,
+    holes: NDArray[np.bool_],
+    depth: NDArray[np.float32],
+    inpainter: Inpainter,
+    window: int,
+    radius: int,
+    background_aware: bool,
+    ratio: float,
+) -> tuple[FloatImage, NDArray[np.float32]]:
+    """:func:`fill_holes` on one crop, with the depth ``window`` and the guard ``radius`` given."""
+    if holes.all():
+        return np.full_like(image, 0.5), np.ones_like(depth)
     if background_aware:
         filled_depth = background_depth(holes, depth, window, ratio)
         # hide foreground over more than the hole's width, so the fill reaches
         # every hole pixel from the background side first
-        radius = int(min(2.0 * thickness + guard_radius, 96))
         guard = foreground_guard(holes, depth, radius, ratio, filled_depth)
     else:
         filled_depth = _nearest_fill(depth, holes)
         guard = np.zeros_like(holes)
-    mask = holes | guard
-    filled = inpainter(image, mask)
-    out = image.copy()
-    out[holes] = filled[holes]
-    return out, filled_depth
+    return inpainter(image, holes | guard), filled_depth
 
 
 def _nearest_fill(values: NDArray[np.float32], mask: NDArray[np.bool_]) -> NDArray[np.float32]:

@@ -541,7 +541,7 @@ class KenBurnsClip(Sequence[FloatImage]):
             return res.image
         if self._inpainter is None:
             self._inpainter = get_inpainter("telea")
-        image, _ = fill_holes(res.image, res.holes, res.depth, self._inpainter)
+        image, _ = fill_holes(res.image, res.holes, res.depth, self._inpainter, in_place=True)
         return image
 
     def render_view(self, camera: Camera) -> FloatImage:

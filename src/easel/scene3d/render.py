@@ -364,6 +364,89 @@ class _Packed:
     fp_colors: NDArray[np.float32]
     fp_zscale: NDArray[np.float32]
     fp_offset: int
+    # the numba kernel's view (see ``_kernels.render``): grid vertices then footprint corners,
+    # projected row by row, and the table of drawing rows
+    all_verts: NDArray[np.float32]
+    all_colors: NDArray[np.float32]
+    row_start: NDArray[np.int64]
+    draw: NDArray[np.int64]
+    draw_zscale: NDArray[np.float32]
+
+
+FOOTPRINTS_PER_ROW = 64
+"""Footprints projected (and tested against a band of output rows) together."""
+DRAW_COLUMNS = 11
+"""Columns of the numba kernel's drawing-row table (see ``_kernels.render``)."""
+
+
+def _drawing_rows(
+    layers: Sequence[GridLayer],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float32]]:
+    """Projection row starts, the drawing-row table and its depth scales (see ``_kernels.render``)."""
+    starts: list[NDArray[np.int64]] = []
+    draw: list[NDArray[np.int64]] = []
+    zscale: list[NDArray[np.float32]] = []
+    n_grid = sum(layer.shape[0] * layer.shape[1] for layer in layers)
+    voff = moff = poff = prow = 0
+    for layer in layers:  # every grid layer's rows of quads, between its vertex rows r and r + 1
+        h, w = layer.shape
+        r = np.arange(max(h - 1, 0), dtype=np.int64)
+        starts.append(voff + w * np.arange(h, dtype=np.int64))
+        ones = np.ones_like(r)
+        draw.append(
+            np.stack(
+                [
+                    prow + r,
+                    prow + r + 1,
+                    voff + r * w,
+                    ones * (w - 1),
+                    ones,
+                    0 * ones,
+                    ones,
+                    ones * w,
+                    ones * (w + 1),
+                    moff + r * (w - 1),
+                    poff + 2 * r * w,
+                ],
+                axis=1,
+            ).reshape(-1, DRAW_COLUMNS)
+        )
+        zscale.append(np.full(len(r), layer.depth_scale, np.float32))
+        voff += h * w
+        moff += layer.mask.size
+        poff += 2 * h * w
+        prow += h
+    f0 = 0  # then every layer's footprints, FOOTPRINTS_PER_ROW at a time
+    for layer in layers:
+        nf = len(layer.footprints)
+        first = np.arange(0, nf, FOOTPRINTS_PER_ROW, dtype=np.int64)
+        count = np.minimum(first + FOOTPRINTS_PER_ROW, nf) - first
+        rows = prow + np.arange(len(first), dtype=np.int64)
+        starts.append(n_grid + 4 * (f0 + first))
+        ones = np.ones_like(first)
+        draw.append(
+            np.stack(
+                [
+                    rows,
+                    rows,
+                    n_grid + 4 * (f0 + first),
+                    count,
+                    4 * ones,
+                    ones,
+                    0 * ones,
+                    2 * ones,
+                    3 * ones,
+                    -ones,
+                    poff + 2 * (f0 + first),
+                ],
+                axis=1,
+            ).reshape(-1, DRAW_COLUMNS)
+        )
+        zscale.append(np.full(len(first), layer.depth_scale * (1.0 + FOOTPRINT_BIAS), np.float32))
+        f0 += nf
+        prow += len(first)
+    row_start = np.concatenate([*starts, [n_grid + 4 * f0]]).astype(np.int64)
+    return row_start, np.ascontiguousarray(np.concatenate(draw)), np.concatenate(zscale).astype(np.float32)
 
 
 def _pack(layers: Sequence[GridLayer]) -> _Packed:
@@ -393,8 +476,11 @@ def _pack(layers: Sequence[GridLayer]) -> _Packed:
         raise InputError("scene too large to render (more than 2^31 triangles)")
     all_colors = np.ascontiguousarray(np.concatenate(colors), dtype=np.float32)
     fp_vertex = np.concatenate(fpv)
+    grid_verts = np.ascontiguousarray(np.concatenate(verts), dtype=np.float32)
+    fp_corners = np.ascontiguousarray(np.concatenate(corners), dtype=np.float32)
+    row_start, draw, draw_zscale = _drawing_rows(layers)
     return _Packed(
-        verts=np.ascontiguousarray(np.concatenate(verts), dtype=np.float32),
+        verts=grid_verts,
         colors=all_colors,
         grid_h=np.array(gh, np.int64),
         grid_w=np.array(gw, np.int64),
@@ -403,11 +489,16 @@ def _pack(layers: Sequence[GridLayer]) -> _Packed:
         grid_poff=np.array(gpoff, np.int64),
         grid_zscale=np.array(gz, np.float32),
         masks=np.ascontiguousarray(np.concatenate(masks)),
-        fp_corners=np.ascontiguousarray(np.concatenate(corners), dtype=np.float32),
+        fp_corners=fp_corners,
         fp_vertex=fp_vertex,
         fp_colors=np.ascontiguousarray(all_colors[fp_vertex]),
         fp_zscale=np.concatenate(fpz),
         fp_offset=poff,
+        all_verts=np.concatenate([grid_verts, fp_corners.reshape(-1, 3)]),
+        all_colors=np.concatenate([all_colors, np.repeat(all_colors[fp_vertex], 4, axis=0)]),
+        row_start=row_start,
+        draw=draw,
+        draw_zscale=draw_zscale,
     )
 
 
@@ -490,23 +581,18 @@ class Renderer:
             return pending[0] if len(trials[pending[0]]) <= len(trials[pending[-1]]) else pending[-1]
         return min(trials, key=lambda n: float(np.median(trials[n])))
 
-    def _buffers(self, height: int, width: int, threads: int) -> dict[str, NDArray[np.generic]]:
+    def _buffers(self, height: int, width: int) -> dict[str, NDArray[np.generic]]:
         b = self._bufs
-        n = len(self._packed.verts)
-        nf = len(self._packed.fp_corners)
-        if "vbuf" not in b or len(b["vbuf"]) != n or len(b["fbuf"]) != 4 * nf:
-            vbuf = np.zeros((n, 8), np.float32)
-            vbuf[:, 3:6] = self._packed.colors
+        p = self._packed
+        if "vbuf" not in b or len(b["vbuf"]) != len(p.all_verts):
+            vbuf = np.zeros((len(p.all_verts), 8), np.float32)
+            vbuf[:, 3:6] = p.all_colors
             b["vbuf"] = vbuf
-            b["fbuf"] = np.zeros((nf * 4, 4), np.float32)
-        if threads > 1 and ("zbuf" not in b or b["zbuf"].shape != (threads, height, width)):
-            b["zbuf"] = np.empty((threads, height, width), np.float32)
-            b["ibuf"] = np.empty((threads, height, width), np.int32)
-            b["rgb"] = np.empty((threads, height, width, 3), np.float32)
-            b["dep"] = np.empty((threads, height, width), np.float32)
-        if threads == 1 and ("zbuf1" not in b or b["zbuf1"].shape != (1, height, width)):
-            b["zbuf1"] = np.empty((1, height, width), np.float32)
-            b["ibuf1"] = np.empty((1, height, width), np.int32)
+            b["row_vmin"] = np.empty(len(p.row_start) - 1, np.float32)
+            b["row_vmax"] = np.empty(len(p.row_start) - 1, np.float32)
+        if "zbuf" not in b or b["zbuf"].shape != (height, width):
+            b["zbuf"] = np.empty((height, width), np.float32)
+            b["ibuf"] = np.empty((height, width), np.int32)
         return b
 
     def render(self, camera: Camera, out: RenderResult | None = None) -> RenderResult:
@@ -540,78 +626,58 @@ class Renderer:
         return result
 
     def _render_numba(self, camera: Camera, threads: int, out: RenderResult | None) -> RenderResult:
-        """Draw into ``threads`` buffers; the kernels run on numba's thread count (see ``render``)."""
+        """Project the vertices, then draw ``threads`` bands of output rows at once (see ``_kernels``)."""
         from easel._parallel import run_chunks
         from easel.scene3d import _kernels as kern
 
         intr = camera.intrinsics
         height, width = intr.height, intr.width
-        b = self._buffers(height, width, threads)
+        b = self._buffers(height, width)
         p = self._packed
         pose = np.asarray(camera.world_to_camera, dtype=np.float64)
         rot = np.ascontiguousarray(pose[:3, :3], dtype=np.float32)
         trans = np.ascontiguousarray(pose[:3, 3], dtype=np.float32)
         fx, fy, cx, cy = (np.float32(val) for val in (intr.fx, intr.fy, intr.cx, intr.cy))
-
-        def project(points: NDArray[np.float32], projected: NDArray[np.generic]) -> None:
-            run_chunks(
-                lambda start, stop: kern.project_points(
-                    points, rot, trans, fx, fy, cx, cy, projected, start, stop
-                ),
-                len(points),
-            )
-
-        project(p.verts, b["vbuf"])
-        project(p.fp_corners.reshape(-1, 3), b["fbuf"])
         if out is None or out.image.shape != (height, width, 3):
             out = RenderResult(
                 image=np.empty((height, width, 3), np.float32),
                 depth=np.empty((height, width), np.float32),
                 holes=np.empty((height, width), bool),
             )
-        rgb: NDArray[np.generic]
-        dep: NDArray[np.generic]
-        if threads == 1:  # draw straight into the outputs
-            zbuf, ibuf = b["zbuf1"], b["ibuf1"]
-            rgb, dep = out.image[None], out.depth[None]
-        else:
-            zbuf, ibuf, rgb, dep = b["zbuf"], b["ibuf"], b["rgb"], b["dep"]
-        fp_offset = np.int64(p.fp_offset)
-        run_chunks(
-            lambda first, stop: kern.raster(
-                b["vbuf"],
-                p.grid_h,
-                p.grid_w,
-                p.grid_voff,
-                p.grid_moff,
-                p.grid_poff,
-                p.grid_zscale,
-                p.masks,
-                b["fbuf"],
-                p.fp_colors,
-                p.fp_zscale,
-                fp_offset,
-                zbuf,
-                ibuf,
-                rgb,
-                dep,
-                first,
-                stop,
-            ),
-            threads,
-        )
-        result = out  # (``out`` narrowed to a RenderResult, for the lambdas)
-        if threads == 1:
+        result = out  # (``out`` narrowed to a RenderResult, for the lambda)
+
+        def phase(number: int, items: int) -> None:
             run_chunks(
-                lambda y0, y1: kern.finish(zbuf, result.image, result.depth, result.holes, y0, y1), height
-            )
-        else:
-            run_chunks(
-                lambda y0, y1: kern.merge(
-                    zbuf, ibuf, rgb, dep, result.image, result.depth, result.holes, y0, y1
+                lambda start, stop: kern.render(
+                    number,
+                    p.all_verts,
+                    p.row_start,
+                    rot,
+                    trans,
+                    fx,
+                    fy,
+                    cx,
+                    cy,
+                    b["vbuf"],
+                    b["row_vmin"],
+                    b["row_vmax"],
+                    p.draw,
+                    p.draw_zscale,
+                    p.masks,
+                    b["zbuf"],
+                    b["ibuf"],
+                    result.image,
+                    result.depth,
+                    result.holes,
+                    start,
+                    stop,
                 ),
-                height,
+                items,
+                threads,
             )
+
+        phase(0, len(p.row_start) - 1)  # project the vertices, row by row
+        phase(1, height)  # draw bands of output rows
         return out
 
     def _render_torch(self, camera: Camera) -> RenderResult:

@@ -64,9 +64,14 @@ def _differences(saved: Mapping[str, Any], wanted: Mapping[str, Any], prefix: st
 class FrameStore(Sequence[FloatImage]):
     """A folder of finished frames (a sequence of the consecutive ones from the first).
 
+    Files are numbered by source frame (``frame_00001.png`` is frame 0), so the
+    frames of a range (``first=START``) keep their numbers, and the folders of
+    consecutive ranges merge into the folder of the whole clip.
+
     Args:
         folder: where the frames go.
         state_name: the state file's name inside ``folder``.
+        first: the source frame the stored sequence starts at (``store[0]``).
 
     Example:
         >>> store = FrameStore(Path("clip.mp4.frames"))  # doctest: +SKIP
@@ -75,13 +80,16 @@ class FrameStore(Sequence[FloatImage]):
         (12, PosixPath('clip.mp4.frames/frame_00013.png'))
     """
 
-    def __init__(self, folder: str | os.PathLike[str], state_name: str = "state.json") -> None:
+    def __init__(
+        self, folder: str | os.PathLike[str], state_name: str = "state.json", first: int = 0
+    ) -> None:
         self.folder = Path(folder)
         self.state_path = self.folder / state_name
+        self.first = first
         self._count: int | None = None
 
     def frame_path(self, index: int) -> Path:
-        """The file of frame ``index`` (0-based)."""
+        """The file of source frame ``index`` (0-based; ``frame_00001.png`` is frame 0)."""
         return self.folder / f"frame_{index + 1:05d}.png"
 
     def read_state(self) -> dict[str, Any] | None:
@@ -140,24 +148,24 @@ class FrameStore(Sequence[FloatImage]):
         """Create the folder and write ``state``; ``fresh`` removes stored frames first."""
         self.folder.mkdir(parents=True, exist_ok=True)
         if fresh:
-            for path in self.folder.glob("frame_*.png"):
+            for path in self.folder.glob("frame_[0-9]*.png"):
                 path.unlink()
         write_text_atomic(self.state_path, json.dumps(self._stamped(state), indent=2) + "\n")
         self._count = None
 
     def finished(self) -> int:
-        """How many consecutive frames from the first are stored."""
+        """How many consecutive frames from ``first`` are stored."""
         if self._count is None:
             n = 0
-            while self.frame_path(n).is_file():
+            while self.frame_path(self.first + n).is_file():
                 n += 1
             self._count = n
         return self._count
 
     def save(self, index: int, image: FloatImage) -> Path:
-        """Write frame ``index`` atomically (8-bit PNG) and return its path."""
+        """Write source frame ``index`` atomically (8-bit PNG) and return its path."""
         path = write_image(self.frame_path(index), image)
-        if self._count is not None and index == self._count:
+        if self._count is not None and index == self.first + self._count:
             self._count += 1
         return path
 
@@ -175,7 +183,8 @@ class FrameStore(Sequence[FloatImage]):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not 0 <= index < len(self):
             raise IndexError(index)
-        loaded = read_image(self.frame_path(index), max_size=None, min_side=1)
+        path = self.frame_path(self.first + index)
+        loaded = read_image(path, max_size=None, min_side=1)
         if loaded.rgb.dtype != np.float32:  # pragma: no cover - read_image returns float32
-            raise InputError(f"{self.frame_path(index)}: unexpected pixel type")
+            raise InputError(f"{path}: unexpected pixel type")
         return loaded.rgb

@@ -57,6 +57,7 @@ from easel.style.options import (
     OPTIMIZERS,
     StyleOptions,
 )
+from easel.style.target_cache import memo_grams
 from easel.style.tiling import Tile, TileRunner, optimize_tiled
 
 log = logging.getLogger(__name__)
@@ -433,10 +434,15 @@ class Stylizer:
         image = style.image
         if opts.preserve_color == "histogram" and content is not None:
             image = match_color(image, content)
-        image = resize(image, shape_with_long_side(image.shape[:2], side))
-        with torch.no_grad():
-            feats = self._features(to_tensor(image, device=self.device))
-            grams = {layer: gram_matrix(feats[layer]) for layer in opts.style_layers}
+
+        def compute() -> dict[str, torch.Tensor]:
+            resized = resize(image, shape_with_long_side(image.shape[:2], side))
+            with torch.no_grad():
+                feats = self._features(to_tensor(resized, device=self.device))
+                return {layer: gram_matrix(feats[layer]) for layer in opts.style_layers}
+
+        # once per process, not per job: a batch worker builds a new stylizer for every job
+        grams = memo_grams(image, side, opts.style_layers, self.encoder, self.amp_dtype, compute)
         if cache_key is not None:
             self._gram_cache[cache_key] = grams
         return grams

@@ -17,7 +17,10 @@ with the first frame's schedule, sharing the style targets and settings.
 
 Outputs are quantized to 8 bits before they become the next frame's start, so
 a run resumed from saved PNG frames (``resume=``) continues exactly as an
-uninterrupted one would.
+uninterrupted one would. For the same reason a frame range
+(``VideoStyleOptions.frame_range``, e.g. one chunk of a batch) started from
+the saved outputs of the frames before it (``previous=``) gives the frames a
+run over the whole clip gives there.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class StyledFrame:
         >>> for frame in stylize_video(frames, [starry]):  # doctest: +SKIP
         ...     print(frame.index, frame.start, frame.steps)
         0 scratch 280
-        1 warped 30
+        1 warped 45
     """
 
     index: int
@@ -122,23 +125,43 @@ def _keyed(styles: Sequence[StyleLike]) -> list[Style]:
     return out
 
 
+def _blur3(image: Any) -> Any:
+    """``(N, 3, H, W)`` blurred by the 3x3 binomial kernel (edges repeated)."""
+    import torch
+    import torch.nn.functional as F
+
+    k = torch.tensor([1.0, 2.0, 1.0], device=image.device, dtype=image.dtype)
+    kernel = (k[:, None] * k[None, :] / 16.0)[None, None].repeat(image.shape[1], 1, 1, 1)
+    return F.conv2d(F.pad(image, (1, 1, 1, 1), mode="replicate"), kernel, groups=image.shape[1])
+
+
 def _temporal_target(
-    links: Sequence[FlowLink], outputs: Sequence[FloatImage], weight: float, device: Any
+    links: Sequence[FlowLink], outputs: Sequence[FloatImage], weight: float, device: Any, detail: bool = True
 ) -> Any:
-    """Earlier outputs warped to this frame with Ruder et al.'s long-term masks (nearest first)."""
+    """Earlier outputs warped to this frame with Ruder et al.'s long-term masks (nearest first).
+
+    ``detail=False``: the loss compares both images blurred by one pixel (:func:`_blur3`): a
+    warped output has lost its finest texture to the resampling, and holding the frame to
+    that blur would fight the style loss, which sharpens it again.
+    """
     import torch
 
     from easel.image import to_tensor
     from easel.style.losses import TemporalTarget
+
+    class LowPassTarget(TemporalTarget):
+        def __call__(self, image: torch.Tensor) -> torch.Tensor:
+            return super().__call__(_blur3(image.float()))
 
     targets, masks = [], []
     covered: NDArray[np.float32] | None = None
     for link, output in zip(links, outputs, strict=True):
         mask = link.mask if covered is None else np.maximum(link.mask - covered, 0.0).astype(np.float32)
         covered = link.mask if covered is None else np.maximum(covered, link.mask)
-        targets.append(to_tensor(np.clip(warp(output, link.flow, "cubic"), 0.0, 1.0), device=device))
+        target = to_tensor(np.clip(warp(output, link.flow, "cubic"), 0.0, 1.0), device=device)
+        targets.append(target if detail else _blur3(target))
         masks.append(torch.from_numpy(np.ascontiguousarray(mask))[None, None].to(device))
-    return TemporalTarget(targets, masks, weight)
+    return TemporalTarget(targets, masks, weight) if detail else LowPassTarget(targets, masks, weight)
 
 
 def stylize_video(
@@ -148,6 +171,7 @@ def stylize_video(
     *,
     progress: ProgressFn | None = None,
     resume: Sequence[ArrayLike] = (),
+    previous: Sequence[ArrayLike] = (),
     num_frames: int | None = None,
     stylizer: Stylizer | None = None,
 ) -> Iterator[StyledFrame]:
@@ -155,26 +179,36 @@ def stylize_video(
 
     Args:
         frames: ``(H, W, 3)`` RGB frames (float32 in [0, 1] or uint8), all one size,
-            consumed one at a time (a :func:`~easel.io.video.read_frames` stream works).
+            consumed one at a time (a :func:`~easel.io.video.read_frames` stream works),
+            from the source's first frame even with ``options.frame_range``: the frames
+            before the range are only read (the last ``long_term`` of them for the flow).
         styles: as :func:`~easel.style.stylize`: images, ``(image, weight)``,
             ``(image, weight, mask)`` or :class:`~easel.style.transfer.Style`; a mask
             applies to every frame.
         options: :class:`VideoStyleOptions` (defaults when ``None``).
         progress: receives a :class:`~easel.progress.ProgressUpdate` per evaluation, the
             stage prefixed with ``frame i/n``.
-        resume: outputs of frames already finished (for frames ``0..len(resume)-1``, as
-            saved: 8-bit values); they are yielded as ``"resumed"`` without recomputing, and
-            the next frame starts from them as it would have.
-        num_frames: the number of frames, for progress (``len(frames)`` when it has one).
+        resume: outputs of frames of the range already finished (source frames
+            ``START..START+len(resume)-1``, as saved: 8-bit values); they are yielded as
+            ``"resumed"`` without recomputing, and the next frame starts from them as it would have.
+        previous: stylized outputs of the frames just before the range, in order (the last
+            one is frame ``START-1``), as saved; the first frame of the range starts from the
+            last one warped, and the temporal loss looks back at up to ``long_term`` of them,
+            so with ``min(long_term, START)`` frames of an earlier run the range continues it
+            exactly. Empty: the range's first frame starts from scratch.
+        num_frames: the number of source frames, for progress (``len(frames)`` when it has one).
         stylizer: a :class:`~easel.style.transfer.Stylizer` built for these options to reuse.
 
     Yields:
-        :class:`StyledFrame` per input frame, in order, with ``image`` at the output size
-        (long side ``options.size``). A frame whose run was interrupted is yielded
-        with status ``"interrupted"`` and ends the iteration.
+        :class:`StyledFrame` per frame of the range (every frame by default), in order, its
+        ``index`` the source frame's, with ``image`` at the output size (long side
+        ``options.size``). A range whose END lies past the last frame stops there. A
+        frame whose run was interrupted is yielded with status ``"interrupted"`` and ends
+        the iteration.
 
     Raises:
-        InputError: no frames, frames of changing size, bad styles.
+        InputError: no frames (or none from the range's START), frames of changing size,
+            ``previous`` frames of another size, or given for a range that starts at 0; bad styles.
 
     Example:
         >>> from easel.io.video import read_frames, write_video  # doctest: +SKIP
@@ -187,6 +221,9 @@ def stylize_video(
     style_list = _keyed(styles)
     if not style_list:
         raise InputError("at least one style image is needed")
+    first_index, end_index = opts.range_start, opts.range_end
+    if previous and first_index == 0:
+        raise InputError("previous stylized frames were given, but the frame range starts at frame 0")
     if num_frames is None and hasattr(frames, "__len__"):
         num_frames = len(frames)  # type: ignore[arg-type]
     first_stylizer = stylizer.with_options(opts.first_frame_options()) if stylizer else None
@@ -196,12 +233,20 @@ def stylize_video(
     history = opts.long_term if opts.flow else 0
     inputs: deque[FloatImage] = deque(maxlen=max(1, history))
     outputs: deque[FloatImage] = deque(maxlen=max(1, history))
+    skipped: deque[FloatImage] = deque(maxlen=max(1, history))  # source frames before the range
     shape: tuple[int, int] | None = None
     source_shape: tuple[int, int] | None = None
-    total = num_frames or 0
+    total = num_frames or 0  # frames to stylize, for progress (0: unknown)
+    if opts.frame_range is not None:
+        stop = end_index if num_frames is None else min(end_index or num_frames, num_frames)
+        total = max(0, stop - first_index) if stop is not None else 0
+    # how many frames before the range a full run would still hold (outputs and inputs)
+    carried = min(history, len(previous), first_index)
     num_resumed = len(resume)
     index = -1
     for index, raw in enumerate(frames):
+        if end_index is not None and index >= end_index:
+            break
         start_time = time.perf_counter()
         frame = as_float_rgb(raw, name=f"frame {index + 1}")
         if source_shape is None:
@@ -213,9 +258,27 @@ def stylize_video(
                 f"frame {index + 1} is {w}x{h}, but the first frame was {source_shape[1]}x{source_shape[0]}"
             )
         assert shape is not None
+        if index < first_index:
+            if first_index - index <= carried:  # a flow reference for the range's first frame
+                skipped.append(frame)
+            continue
         content = frame if frame.shape[:2] == shape else resize(frame, shape)
-        if index < num_resumed:
-            done = quantize(resume[index])
+        if index == first_index and carried:
+            # the stylized frames before the range, with their inputs, as a full run would hold them
+            given = [quantize(p) for p in list(previous)[-carried:]]
+            for offset, done in enumerate(given):
+                if done.shape[:2] != shape:
+                    raise InputError(
+                        f"previous stylized frame {first_index - carried + offset + 1} is "
+                        f"{done.shape[1]}x{done.shape[0]}, not {shape[1]}x{shape[0]}"
+                    )
+            for done, source in zip(given, skipped, strict=True):
+                inputs.appendleft(source if source.shape[:2] == shape else resize(source, shape))
+                outputs.appendleft(done)
+            skipped.clear()
+        position = index - first_index
+        if position < num_resumed:
+            done = quantize(resume[position])
             if done.shape[:2] != shape:
                 raise InputError(
                     f"resumed frame {index + 1} is {done.shape[1]}x{done.shape[0]}, not {shape[1]}x{shape[0]}"
@@ -224,7 +287,10 @@ def stylize_video(
             outputs.appendleft(done)
             yield StyledFrame(index, done, start="resumed")
             continue
-        prefix = f"frame {index + 1}/{total}" if total else f"frame {index + 1}"
+        if opts.frame_range is None:
+            prefix = f"frame {index + 1}/{total}" if total else f"frame {index + 1}"
+        else:
+            prefix = f"frame {index + 1} ({position + 1}/{total})" if total else f"frame {index + 1}"
         links: list[FlowLink] = []
         if history and inputs:
             links = [flow_link(earlier, content, opts.flow_method) for earlier in inputs]
@@ -243,7 +309,9 @@ def stylize_video(
                 # start's own loss, whatever the encoder's feature scale (Caffe, torchvision, random)
                 start_loss = float(next_stylizer.evaluate(init, content, style_list, precision="fp32").total)
                 weight = opts.temporal_weight * max(start_loss, 1e-12)
-                temporal = _temporal_target(links, list(outputs)[: len(links)], weight, next_stylizer.device)
+                temporal = _temporal_target(
+                    links, list(outputs)[: len(links)], weight, next_stylizer.device, opts.temporal_detail
+                )
             result = next_stylizer.run(
                 content, style_list, init_image=init, progress=prefixed(progress, prefix), temporal=temporal
             )
@@ -273,3 +341,7 @@ def stylize_video(
         outputs.appendleft(image)
     if index < 0:
         raise InputError("no frames to stylize")
+    if index < first_index:
+        raise InputError(
+            f"the frame range starts at frame {first_index} (0-based), but there are only {index + 1} frames"
+        )

@@ -15,6 +15,6 @@ Example:
 from easel.web.app import Studio, StudioSettings
 from easel.web.limits import Limits
 from easel.web.server import start
-from easel.web.tabs import TABS, Result, Tab, Upload
+from easel.web.tabs import TABS, Result, Step, Tab, Upload
 
-__all__ = ["TABS", "Limits", "Result", "Studio", "StudioSettings", "Tab", "Upload", "start"]
+__all__ = ["TABS", "Limits", "Result", "Step", "Studio", "StudioSettings", "Tab", "Upload", "start"]

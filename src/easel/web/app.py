@@ -30,7 +30,7 @@ from easel.options import OptionError, declared_options, options_dict
 from easel.web.forms import FormField, build_options, form_fields, option_args
 from easel.web.limits import Limits
 from easel.web.queue import Job, JobCancelled, JobQueue
-from easel.web.tabs import TABS, Run, Tab
+from easel.web.tabs import FOLDER_UPLOADS, TABS, Run, Step, Tab
 
 __all__ = ["Prepared", "Studio", "StudioSettings", "error_html", "gallery_records", "status_html"]
 
@@ -77,7 +77,7 @@ class Prepared:
         job: the job (not queued yet).
         run: what the tab's ``run`` gets.
         folder: the job folder in the outputs.
-        argv: the equivalent command line (run in ``folder``), without ``easel``.
+        argvs: the equivalent command lines (run in ``folder``, one after the other), without ``easel``.
 
     Example:
         >>> prepared.command  # doctest: +SKIP
@@ -87,12 +87,17 @@ class Prepared:
     job: Job
     run: Run
     folder: Path
-    argv: list[str]
+    argvs: list[list[str]]
+
+    @property
+    def argv(self) -> list[str]:
+        """The first (for most tabs the only) command line."""
+        return self.argvs[0]
 
     @property
     def command(self) -> str:
-        """The command line as a shell would take it."""
-        return "easel " + shlex.join(self.argv)
+        """The command lines as a shell would take them, one a line."""
+        return "\n".join("easel " + shlex.join(argv) for argv in self.argvs)
 
 
 def _fixed_args(fixed: Mapping[type, Mapping[str, Any]]) -> list[str]:
@@ -136,7 +141,9 @@ class Studio:
         self.queue = JobQueue(settings.concurrency)
         self.tabs = {tab.name: tab for tab in settings.tabs}
         self.fields = {
-            tab.name: [f for cls in tab.options for f in form_fields(cls, main=tab.main, exclude=tab.exclude)]
+            tab.name: [
+                f for cls in tab.options for f in form_fields(cls, main=tab.main, exclude=tab.excluded(cls))
+            ]
             for tab in settings.tabs
         }
 
@@ -190,7 +197,7 @@ class Studio:
             for path in paths:
                 if upload.kind in ("image", "images"):
                     limits.check_image(path, upload.label)
-                else:
+                elif upload.kind not in FOLDER_UPLOADS:  # checked file by file as they are unpacked
                     limits.check_upload(path, upload.label)
             sources[upload.key] = paths
         raw = list(values[n_up:])
@@ -203,11 +210,16 @@ class Studio:
         folder.mkdir(parents=True)
         try:
             inputs: dict[str, Any] = {}
-            argv: list[str] = [tab.name]
-            flagged: list[str] = []
+            names: dict[str, list[str]] = {}  # upload key -> its names in the job folder
             for upload in tab.uploads:
                 copies = []
-                for i, src in enumerate(sources[upload.key]):
+                if upload.kind in FOLDER_UPLOADS and sources[upload.key]:
+                    from easel.web.uploads import FolderKind, collect_folder
+
+                    kind: FolderKind = "photos" if upload.kind == "photos" else "colmap"
+                    collect_folder(sources[upload.key], folder / upload.key, kind, limits, upload.label)
+                    copies.append(folder / upload.key)
+                for i, src in enumerate([] if upload.kind in FOLDER_UPLOADS else sources[upload.key]):
                     suffix = src.suffix.lower() if src.suffix.isascii() else ""
                     name = (
                         f"{upload.key}-{i + 1}{suffix}"
@@ -216,30 +228,32 @@ class Studio:
                     )
                     shutil.copyfile(src, folder / name)
                     copies.append(folder / name)
-                    if upload.flag is None:
-                        argv.append(name)
-                    else:
-                        flagged += [upload.flag, name]
+                names[upload.key] = [p.name for p in copies]
                 inputs[upload.key] = copies if upload.kind == "images" else (copies[0] if copies else None)
-            argv += flagged + option_args(fields, options, raw) + _fixed_args(fixed)
             plan = OutputPlan(
                 inputs=[p for c in inputs.values() for p in (c if isinstance(c, list) else [c])]
             )
             outputs = {}
             for i, result in enumerate(tab.results):
-                outputs[result.key] = plan.file(
-                    folder / result.filename, option=result.flag or result.key, record=i == 0
+                target = folder / result.filename
+                option = result.flag or result.key
+                outputs[result.key] = (
+                    plan.folder(target, option=option, record=i == 0)
+                    if result.kind == "folder"
+                    else plan.file(target, option=option, record=i == 0)
                 )
-                if result.flag is not None:
-                    argv += [result.flag, result.filename]
             plan.check()
+            argvs = [
+                _step_argv(tab, step, names, fields, options, raw, fixed)
+                for step in (tab.steps or (_one_step(tab),))
+            ]
             run = Run(inputs, options, outputs, job, limits, self.session_folder(session))
             if tab.check is not None:
                 tab.check(run)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
-        prepared = Prepared(job, run, folder, argv)
+        prepared = Prepared(job, run, folder, argvs)
         job.work = lambda job: self._work(tab, prepared)
         return prepared
 
@@ -288,6 +302,8 @@ class Studio:
             if prepared.job.stop_requested:  # cancelled: what was done is kept
                 prepared.job.message = "cancelled; what was done so far is saved"
                 raise JobCancelled()
+        elif run.summary:
+            prepared.job.message = f"Finished: {run.summary}"
         return run.outputs
 
     def _record(self, tab: Tab, prepared: Prepared, status: str, seconds: float) -> Path:
@@ -296,8 +312,14 @@ class Studio:
         run = prepared.run
         main = run.outputs[tab.results[0].key]
         resolved: dict[str, Any] = {}
-        for value in run.options.values():
-            resolved.update(options_dict(value))
+        for cls, value in run.options.items():
+            # a name two classes share keeps the first's value; another value is `render.size`
+            step = next((s.command[-1] for s in tab.steps if cls in s.options), cls.__name__)
+            for name, item in options_dict(value).items():
+                if name not in resolved:
+                    resolved[name] = item
+                elif resolved[name] != item:
+                    resolved[f"{step}.{name}"] = item
         names = {
             key: ([p.name for p in v] if isinstance(v, list) else (v.name if v is not None else None))
             for key, v in run.inputs.items()
@@ -315,6 +337,7 @@ class Studio:
             timings={"total": round(seconds, 4)},
             extra={
                 **run.extra,
+                **({"argvs": prepared.argvs} if len(prepared.argvs) > 1 else {}),
                 "status": status,
                 "studio": {
                     "tab": tab.name,
@@ -377,7 +400,7 @@ class Studio:
             else {}
         )
         record = prepared.run.outputs[tab.results[0].key]
-        downloads = [*results.values()]
+        downloads = [p for p in results.values() if p.is_file()]
         if results and (rec := record.with_name(record.name + ".json")).exists():
             downloads.append(rec)
         final: dict[str, Any] = {
@@ -393,6 +416,42 @@ class Studio:
     def cancel(self, tab_name: str, session: str) -> int:
         """Cancel this session's jobs in this tab; how many there were."""
         return len(self.queue.cancel_session(session, tab_name))
+
+
+def _one_step(tab: Tab) -> Step:
+    """The single command line of a tab without steps: ``easel NAME`` with everything."""
+    return Step(
+        (tab.name,), tab.options, tuple(u.key for u in tab.uploads), tuple(r.key for r in tab.results)
+    )
+
+
+def _step_argv(
+    tab: Tab,
+    step: Step,
+    names: Mapping[str, list[str]],
+    fields: list[FormField],
+    options: Mapping[type, Any],
+    raw: list[Any],
+    fixed: Mapping[type, Mapping[str, Any]],
+) -> list[str]:
+    """One command line: the command, positional uploads and ``args``, flagged uploads, options, outputs."""
+    argv = [*step.command]
+    flagged: list[str] = []
+    for upload in tab.uploads:
+        if upload.key in step.uploads:
+            for name in names[upload.key]:
+                if upload.flag is None:
+                    argv.append(name)
+                else:
+                    flagged += [upload.flag, name]
+    argv += [*step.args, *flagged]
+    mine = [(f, v) for f, v in zip(fields, raw, strict=True) if f.cls in step.options]
+    argv += option_args([f for f, _ in mine], options, [v for _, v in mine])
+    argv += _fixed_args({cls: values for cls, values in fixed.items() if cls in step.options})
+    for result in tab.results:
+        if result.key in step.results and result.flag is not None:
+            argv += [result.flag, result.filename]
+    return argv
 
 
 # ---------------------------------------------------------------- what the page shows

@@ -37,8 +37,9 @@ class FormField:
         cls: the options dataclass it belongs to.
         option: the declaration.
         kind: the widget: ``bool`` (checkbox), ``choice`` (dropdown), ``int``,
-            ``float`` (number boxes; empty = the default), ``text`` (the CLI's text
-            for the value, e.g. ``0.05,0`` or ``1280x720``; empty = the default).
+            ``float`` (number boxes), ``text`` (the CLI's text for the value, e.g.
+            ``0.05,0`` or ``1280x720``; empty = the default; also numbers whose
+            default is ``None``, ``--epochs``: a number box sends 0 when left empty).
         advanced: folded under "Advanced".
 
     Example:
@@ -166,6 +167,13 @@ def _parse_text(opt: DeclaredOption, text: str) -> Any:
             if not parts:
                 raise ValueError(text)
             return tuple(kind(p) for p in parts)
+        if tp is int:
+            number = float(text)
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError(text)
+            return int(number)
+        if tp is float:
+            return float(text)
         return text
     except (ValueError, TypeError, argparse.ArgumentTypeError) as exc:
         detail = str(exc) if isinstance(exc, argparse.ArgumentTypeError) else f"cannot read {text!r}"
@@ -222,6 +230,8 @@ def form_fields(
             continue
         kind = _kind(opt)
         if kind == "bool" and opt.optional:  # tri-state (None = the rule): a choice in the form
+            kind = "text"
+        if kind in ("int", "float") and opt.optional:  # a number box cannot stay empty (None): text
             kind = "text"
         advanced = (opt.spec.group is not None) if wanted is None else opt.name not in wanted
         fields.append(FormField(cls, opt, kind, advanced))

@@ -30,23 +30,25 @@ def _widget(gr: Any, tab: Tab, f: FormField, shared: set[str]) -> Any:
     name = f"{f.cls.__name__}-{f.name}" if f.name in shared else f.name
     elem_id = f"{tab.name}-{name.replace('_', '-').lower()}"
     info = f.option.spec.help
+    label = f.label
+    if f.name in shared:  # `--size (fit)`, `--size (render)`: which command line takes it
+        step = next((s for s in tab.steps if f.cls in s.options), None)
+        label = f"{label} ({step.command[-1] if step is not None else f.cls.__name__})"
     if f.kind == "bool":
-        return gr.Checkbox(value=bool(f.initial), label=f.label, info=info, elem_id=elem_id)
+        return gr.Checkbox(value=bool(f.initial), label=label, info=info, elem_id=elem_id)
     if f.kind == "choice":
-        return gr.Dropdown(
-            choices=list(f.choices), value=f.initial, label=f.label, info=info, elem_id=elem_id
-        )
+        return gr.Dropdown(choices=list(f.choices), value=f.initial, label=label, info=info, elem_id=elem_id)
     if f.kind in ("int", "float"):
         return gr.Number(
             value=f.initial,
-            label=f.label,
+            label=label,
             info=info,
             precision=0 if f.kind == "int" else None,
             elem_id=elem_id,
         )
     return gr.Textbox(
         value="",
-        label=f.label,
+        label=label,
         info=info,
         placeholder=f.default_text or "default",
         elem_id=elem_id,
@@ -62,6 +64,14 @@ def _upload(gr: Any, tab: Tab, upload: Any) -> Any:
         return gr.File(file_count="multiple", file_types=IMAGE_TYPES, label=upload.label, elem_id=elem_id)
     if upload.kind == "video":
         return gr.Video(label=upload.label, sources=["upload"], elem_id=elem_id)
+    if upload.kind == "photos":
+        return gr.File(
+            file_count="multiple", file_types=[*IMAGE_TYPES, ".zip"], label=upload.label, elem_id=elem_id
+        )
+    if upload.kind == "colmap":
+        return gr.File(
+            file_count="multiple", file_types=[".bin", ".txt", ".zip"], label=upload.label, elem_id=elem_id
+        )
     from easel.web.tabs import DEPTH_FILE_TYPES
 
     return gr.File(
@@ -111,7 +121,7 @@ def _tab(gr: Any, studio: Studio, tab: Tab) -> None:
                 if tab.previews
                 else None
             )
-            shown = [r for r in tab.results if r.kind != "file"]
+            shown = [r for r in tab.results if r.kind not in ("file", "folder")]
             result_widgets = [_result(gr, tab, r) for r in shown]
             downloads = gr.File(
                 label="Downloads (results and their run record)",
@@ -121,11 +131,23 @@ def _tab(gr: Any, studio: Studio, tab: Tab) -> None:
             )
             command = gr.Textbox(
                 label="The same run from the command line (in the job's folder)",
+                lines=max(1, len(tab.steps)),
                 interactive=False,
                 elem_id=f"{tab.name}-command",
                 buttons=["copy"],
             )
-    outputs = [status, *([preview] if preview is not None else []), *result_widgets, downloads, command]
+    # 3D views get their file in a step of their own after the run (see _show_3d), the rest as it streams
+    streamed = [(r, w) for r, w in zip(shown, result_widgets, strict=True) if r.kind != "model3d"]
+    views_3d = [(r, w) for r, w in zip(shown, result_widgets, strict=True) if r.kind == "model3d"]
+    ended = gr.State(None)
+    outputs = [
+        status,
+        *([preview] if preview is not None else []),
+        *[w for _, w in streamed],
+        downloads,
+        command,
+        ended,
+    ]
     ordered = [widgets[f"{f.cls.__name__}.{f.name}"] for f in fields]
 
     def watch(request: gr.Request, *values: Any) -> Iterator[list[Any]]:
@@ -140,7 +162,7 @@ def _tab(gr: Any, studio: Studio, tab: Tab) -> None:
             if preview is not None:
                 row.append(str(item["preview"]) if "preview" in item else gr.skip())
             results = item.get("results")
-            for r in shown:
+            for r, _ in streamed:
                 if results is None:
                     row.append(gr.skip())
                 else:
@@ -149,18 +171,28 @@ def _tab(gr: Any, studio: Studio, tab: Tab) -> None:
             downloads_value = item.get("downloads")
             row.append([str(p) for p in downloads_value] if downloads_value is not None else gr.skip())
             row.append(item["command"] if "command" in item else gr.skip())
+            row.append({k: str(p) for k, p in results.items()} if results is not None else gr.skip())
             yield row
+
+    def show_3d(results: dict[str, str] | None) -> Any:
+        paths = [(results or {}).get(r.key) for r, _ in views_3d]
+        return paths[0] if len(paths) == 1 else paths  # one output takes its value alone
 
     def stop(request: gr.Request) -> None:
         studio.cancel(tab.name, getattr(request, "session_hash", None) or "anonymous")
 
-    run.click(
+    running = run.click(
         watch,
         inputs=[*uploads, *ordered],
         outputs=outputs,
         concurrency_limit=None,
         api_name=f"run_{tab.name}",
     )
+    if views_3d:
+        # Gradio 6's Model3D drops its viewer when its value is set twice before the viewer's code
+        # has loaded, as the last item of a streaming event is (sent, then sent again at the end):
+        # no canvas is drawn. Set once, by a plain event after the run, it draws.
+        running.then(show_3d, inputs=ended, outputs=[w for _, w in views_3d], api_name=False, queue=False)
     cancel.click(
         stop, inputs=None, outputs=None, concurrency_limit=None, queue=False, api_name=f"cancel_{tab.name}"
     )
@@ -187,14 +219,14 @@ def _gallery(gr: Any, studio: Studio) -> tuple[Any, list[Any]]:
                 if path.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp"):
                     pictures.append((str(path), f"{rec['command']} · {key} · {status}"))
                     break
-            argv = rec.get("argv") or []
+            argvs = rec.get("argvs") or [rec.get("argv") or []]
             rows.append(
                 [
                     str(rec.get("created", "")),
                     str(rec["command"]),
                     status,
                     folder.name,
-                    "easel " + " ".join(str(a) for a in argv),
+                    " && ".join("easel " + " ".join(str(a) for a in argv) for argv in argvs),
                 ]
             )
         return pictures, rows

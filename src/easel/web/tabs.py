@@ -9,7 +9,7 @@ in :data:`TABS` (or passed to :func:`easel.web.app.build_studio`).
 
 Example:
     >>> [tab.name for tab in TABS]
-    ['quantize', 'superpixels', 'stylize', 'stylize-video', 'dream', 'depth', 'kenburns', 'photo3d']
+    ['quantize', 'superpixels', 'stylize', 'stylize-video', 'dream', 'depth', 'kenburns', 'photo3d', 'flythrough']
 """
 
 from __future__ import annotations
@@ -26,10 +26,12 @@ import numpy as np
 from easel.web.limits import Limits
 from easel.web.queue import Job
 
-__all__ = ["TABS", "Result", "Run", "Tab", "Upload", "write_point_cloud_glb"]
+__all__ = ["TABS", "Result", "Run", "Step", "Tab", "Upload", "write_point_cloud_glb"]
 
-UploadKind = Literal["image", "images", "depth", "video"]
-ResultKind = Literal["image", "video", "model3d", "file"]
+UploadKind = Literal["image", "images", "depth", "video", "photos", "colmap"]
+ResultKind = Literal["image", "video", "model3d", "file", "folder"]
+FOLDER_UPLOADS = ("photos", "colmap")
+"""Upload kinds that become a folder in the job (several files, or a zip): :mod:`easel.web.uploads`."""
 
 DEPTH_FILE_TYPES = (".npy", ".png", ".exr", ".tif", ".tiff", ".pfm")
 
@@ -40,7 +42,9 @@ class Upload:
 
     Attributes:
         key: its name in :attr:`Run.inputs` and its file name in the job folder (``image.png``).
-        kind: ``image``, ``images`` (several), ``depth`` (a depth/disparity file) or ``video``.
+        kind: ``image``, ``images`` (several), ``depth`` (a depth/disparity file), ``video``,
+            ``photos`` (several photos or a zip of them: a folder ``key/`` in the job) or
+            ``colmap`` (a COLMAP model's files or a zip of them: a folder ``key/``).
         label: the widget's label.
         required: whether the tab needs it.
         flag: the CLI flag that takes it (repeated for ``images``); ``None``: positional.
@@ -63,7 +67,8 @@ class Result:
 
     Attributes:
         key: its name in :attr:`Run.outputs`.
-        kind: ``image``, ``video``, ``model3d`` (an interactive 3D view) or ``file`` (download only).
+        kind: ``image``, ``video``, ``model3d`` (an interactive 3D view), ``file`` (download
+            only) or ``folder`` (kept in the job folder, neither shown nor downloaded).
         label: the widget's label.
         filename: its name in the job folder.
         flag: the CLI flag that writes it (``-o``, ``--preview``); ``None``: a studio-only view.
@@ -80,6 +85,33 @@ class Result:
     flag: str | None = "-o"
 
 
+@dataclass(frozen=True)
+class Step:
+    """One command line of a tab that runs several (fit, then render).
+
+    A tab without steps is one command line, ``easel NAME``, with every upload,
+    option and result. With steps, each line takes the uploads, options and
+    results it names, after ``command`` and the positional ``args``.
+
+    Attributes:
+        command: the words after ``easel`` (``("flythrough", "fit")``).
+        options: the options dataclasses whose changed values go on this line.
+        uploads: the keys of the uploads on this line.
+        results: the keys of the results this line writes.
+        args: positional arguments after the uploads (an earlier line's output: ``scene``).
+
+    Example:
+        >>> Step(("flythrough", "render"), results=("clip",), args=("scene",)).command
+        ('flythrough', 'render')
+    """
+
+    command: tuple[str, ...]
+    options: tuple[type, ...] = ()
+    uploads: tuple[str, ...] = ()
+    results: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+
+
 @dataclass
 class Run:
     """What a tab's ``run`` function gets: inputs, options, where to write, the job.
@@ -94,6 +126,7 @@ class Run:
         preview_folder: where intermediate images go.
         status: how the run ended, for the record (``finished``, ``stopped``, ``interrupted`` ...).
         extra: more fields for the run record.
+        summary: a few words on the result for the page's final status line (held-out PSNR).
 
     Example:
         >>> run = Run({}, {}, {}, Job("t", "s", work=print), Limits(), Path("/tmp"))
@@ -109,6 +142,7 @@ class Run:
     preview_folder: Path
     status: str = "finished"
     extra: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
     _previews: int = 0
 
     def preview(self, image: np.ndarray) -> Path | None:
@@ -145,11 +179,13 @@ class Tab:
         results: the files written.
         run: ``run(Run)`` calls the API and writes every result.
         main: the fields shown unfolded (default: those without a ``group``).
-        exclude: fields left out of the form (the defaults apply).
+        exclude: fields left out of the form (the defaults apply); ``Class.field`` names
+            one options class's field only.
         fixed: ``fixed(options_class, chosen_values, server_weights)`` -> field values the
             server sets (local weights files for the chosen model), shown in the command line.
         check: ``check(Run)`` before queueing: limits beyond the uploads' (video length).
         previews: whether the tab shows intermediate images.
+        steps: the command lines, when the tab runs more than one (:class:`Step`).
 
     Example:
         >>> TABS[0].name, [r.flag for r in TABS[0].results]
@@ -168,6 +204,22 @@ class Tab:
     fixed: Callable[[type, Mapping[str, Any], Mapping[str, Path]], dict[str, Any]] | None = None
     check: Callable[[Run], None] | None = None
     previews: bool = False
+    steps: tuple[Step, ...] = ()
+
+    def excluded(self, cls: type) -> tuple[str, ...]:
+        """The fields of ``cls`` left out of the form (:attr:`exclude`, qualified names resolved).
+
+        Example:
+            >>> from easel.flythrough.sfm import SfmOptions
+            >>> Tab("t", "T", "", (), (), (), print, exclude=("SfmOptions.seed", "device")).excluded(SfmOptions)
+            ('seed', 'device')
+        """
+        found = []
+        for name in self.exclude:
+            owner, _, field_name = name.rpartition(".")
+            if not owner or owner == cls.__name__:
+                found.append(field_name)
+        return tuple(found)
 
 
 # ---------------------------------------------------------------- the capabilities
@@ -419,11 +471,92 @@ def _stylize_video(run: Run) -> None:
     run.extra.update(frames=done, frames_planned=frames.info.num_frames)
 
 
+def _flythrough_check(run: Run) -> None:
+    from easel.errors import InputError
+    from easel.flythrough.options import RenderOptions
+    from easel.flythrough.scene import MIN_VIEWS
+
+    photos = sorted(p for p in run.inputs["photos"].iterdir() if p.is_file())
+    if len(photos) < MIN_VIEWS:
+        raise InputError(
+            f"Photos: a fly-through needs at least {MIN_VIEWS} photos of the scene; got {len(photos)}"
+        )
+    run.limits.check_video_length(run.options[RenderOptions].seconds, "the video")
+
+
+def _flythrough(run: Run) -> None:
+    from easel.flythrough.options import FitOptions, RenderOptions
+    from easel.flythrough.pipeline import fit_photos, render_video
+    from easel.flythrough.sfm import SfmOptions
+    from easel.progress import ProgressUpdate
+
+    def report(update: ProgressUpdate) -> None:  # say which PSNR it is
+        metrics = {("held-out PSNR" if k == "psnr" else k): v for k, v in update.metrics.items()}
+        run.job.report(ProgressUpdate(update.stage, update.step, update.total, metrics))
+
+    fit_options: FitOptions = run.options[FitOptions]
+    # one seed for the whole run, as on the command line (and so in the record)
+    run.options[SfmOptions] = dataclasses.replace(run.options[SfmOptions], seed=fit_options.seed)
+    notices: list[str] = []
+    fitted = fit_photos(
+        run.inputs["photos"],
+        run.outputs["scene"],
+        fit_options,
+        colmap=run.inputs["colmap"],
+        sfm_options=run.options[SfmOptions],
+        progress=report,
+        notice=notices.append,
+    )
+    metrics = fitted.metrics
+    run.extra.update(
+        steps=fitted.steps,
+        views=fitted.views,
+        unregistered=fitted.unregistered,
+        heldout_psnr=metrics.get("psnr"),
+        baseline_psnr=metrics.get("baseline_psnr"),
+        notices=notices,
+    )
+    _zip_folder(run.outputs["scene"], run.outputs["archive"])
+    if fitted.status != "finished":  # cancelled or diverged: the scene so far is kept, no video
+        run.status = fitted.status
+        return
+    options: RenderOptions = run.options[RenderOptions]
+    every = max(1, options.num_frames // 12)
+
+    def on_frame(index: int, frame: np.ndarray) -> None:
+        if index % every == 0:
+            run.preview(frame)
+
+    video = render_video(fitted.scene, run.outputs["clip"], options, progress=report, on_frame=on_frame)
+    run.status = video.status
+    run.extra.update(frames=video.frames, frames_planned=video.frames_planned, fps=video.fps)
+    if metrics.get("psnr") is not None:
+        run.summary = (
+            f"held-out PSNR {metrics['psnr']:.2f} dB (plain splatting {metrics['baseline_psnr']:.2f} dB), "
+            f"{fitted.steps} steps, {video.frames} frames"
+        )
+
+
+def _zip_folder(folder: Path, archive: Path) -> Path:
+    """Write ``folder``'s files (not its sub-folders: SfM's work) as a zip, atomically."""
+    import zipfile
+
+    from easel.io.atomic import atomic_path
+
+    with atomic_path(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(folder.iterdir()):
+            if path.is_file():
+                zf.write(path, f"{folder.name}/{path.name}")
+    return archive
+
+
 def _tabs() -> tuple[Tab, ...]:
     from easel.art.quantize import QuantizeOptions
     from easel.art.superpixels import SuperpixelOptions
     from easel.depth.options import DepthOptions
     from easel.dream.options import DreamOptions
+    from easel.flythrough.options import FitOptions, RenderOptions
+    from easel.flythrough.sfm import SfmOptions
     from easel.scene3d.clipwriter import EncodeOptions
     from easel.scene3d.kenburns import KenBurnsOptions
     from easel.scene3d.photo3d import Photo3DOptions
@@ -541,6 +674,33 @@ def _tabs() -> tuple[Tab, ...]:
             _photo3d,
             main=("trajectory", "frames", "fps", "x_shift", "z_shift"),
             check=_photo3d_check,
+        ),
+        Tab(
+            "flythrough",
+            "Fly-through",
+            "A smooth video through a scene from a handful of photos of it (ADOP-style point "
+            "rendering): structure from motion finds the cameras (or upload the photos' COLMAP "
+            "model), a per-scene model is fitted (the held-out photos' PSNR shows as it goes), "
+            "then rendered along a path through the cameras. Every 8th photo by name is held out.",
+            (
+                Upload("photos", "photos", "Photos (several, or a zip)"),
+                Upload("colmap", "colmap", "COLMAP model (optional: its files or a zip)", False, "--colmap"),
+            ),
+            (FitOptions, SfmOptions, RenderOptions),
+            (
+                Result("scene", "folder", "Scene", "scene"),
+                Result("clip", "video", "Fly-through", "flythrough.mp4"),
+                Result("archive", "file", "Scene folder (zip)", "scene.zip", None),
+            ),
+            _flythrough,
+            main=("steps", "seconds", "fps"),
+            exclude=("SfmOptions.seed",),  # --seed seeds both, as on the command line
+            check=_flythrough_check,
+            previews=True,
+            steps=(
+                Step(("flythrough", "fit"), (FitOptions, SfmOptions), ("photos", "colmap"), ("scene",)),
+                Step(("flythrough", "render"), (RenderOptions,), (), ("clip",), ("scene",)),
+            ),
         ),
     )
 
